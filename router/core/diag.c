@@ -1,0 +1,2 @@
+/* diag.c - not written yet */
+typedef int sy_placeholder_diag;

@@ -1,0 +1,2 @@
+/* planner.c - not written yet */
+typedef int sy_placeholder_planner;

@@ -1,0 +1,81 @@
+/*
+ * planner.h - from a policy and one request, the ordered attempt plan.
+ *
+ * Pure: no I/O, no clock, no randomness. `explain` prints exactly what this
+ * returns, and `serve` walks it.
+ *
+ * Arm: the first sticky source present (migration.rollout.sticky_by) is hashed
+ * with the rollout identity into one of SY_BUCKETS buckets; the request is on
+ * the canary when bucket < percent * SY_BUCKETS / 100. Raising the percentage
+ * therefore only adds users to the canary. No sticky key: stable.
+ *
+ * Plan: for the requested model and then each fallback model in order, the
+ * arm's provider (canary: only rollout.canary_endpoints) and, on the canary arm
+ * with fallback_to_stable, the stable provider; each provider's endpoints in
+ * priority order. Steps of one (provider, model) form one route.
+ */
+#ifndef SY_PLANNER_H
+#define SY_PLANNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "policy.h"
+
+#define SY_BUCKETS 10000u
+#define SY_PLAN_MAX 64
+
+typedef enum sy_arm { SY_ARM_STABLE = 0, SY_ARM_CANARY = 1 } sy_arm;
+const char *sy_arm_name(sy_arm a); /* "stable" | "canary" */
+
+typedef struct sy_plan_step {
+    const sy_policy_provider *provider;
+    const sy_policy_endpoint *endpoint;
+    const char *model;
+    unsigned route;    /* steps with the same route share (provider, model) */
+    sy_arm arm;        /* the arm this step's provider serves (canary or stable) */
+} sy_plan_step;
+
+typedef struct sy_plan {
+    sy_arm arm;
+    int has_key;       /* 0: no sticky key was present (stable by rule) */
+    uint32_t bucket;   /* 0..SY_BUCKETS-1, valid when has_key */
+    const char *sticky_source; /* e.g. "header:x-user-id", or NULL */
+    sy_plan_step steps[SY_PLAN_MAX];
+    size_t n_steps;
+    unsigned n_routes;
+    int truncated;     /* 1 when the plan had more than SY_PLAN_MAX steps */
+} sy_plan;
+
+/* What the planner needs to know about one request. */
+typedef struct sy_route_input {
+    const char *model;
+    /* The sticky key already picked by sy_sticky_pick (NULL: none). */
+    const char *sticky_key;
+    size_t sticky_key_len;
+    const char *sticky_source;
+    /* The live rollout percentage (runtime state may differ from the policy
+     * after a rollback or a promotion step): 0..100. */
+    double percent;
+} sy_route_input;
+
+/* Stable 64-bit hash of (salt, key): FNV-1a over salt, a 0 byte and key,
+ * finished with a 64-bit avalanche mix. Same answer on every machine. */
+uint64_t sy_sticky_hash(const char *salt, const char *key, size_t key_len);
+uint32_t sy_sticky_bucket(const char *salt, const char *key, size_t key_len);
+
+/* The rollout identity: migration.rollout.id or "<stable>-><canary>". */
+const char *sy_rollout_id(const sy_policy *p);
+
+/* Find the sticky key. get_header returns a header's value (name lower-case)
+ * or NULL; body_value returns a top-level string field of the JSON body or
+ * NULL. Either callback may be NULL. Returns the key (borrowed from the
+ * callbacks' storage) and sets *source to e.g. "header:x-user-id". */
+const char *sy_sticky_pick(const sy_policy *p,
+                           const char *(*get_header)(void *ctx, const char *name),
+                           const char *(*body_value)(void *ctx, const char *key), void *ctx,
+                           const char **source);
+
+/* Build the plan. Always succeeds; a policy with nothing usable gives n_steps 0. */
+void sy_plan_build(const sy_policy *p, const sy_route_input *in, sy_plan *out);
+
+#endif

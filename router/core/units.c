@@ -1,0 +1,2 @@
+/* units.c - not written yet */
+typedef int sy_placeholder_units;

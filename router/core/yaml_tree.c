@@ -1,0 +1,2 @@
+/* yaml_tree.c - not written yet */
+typedef int sy_placeholder_yaml_tree;

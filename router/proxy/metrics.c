@@ -1,0 +1,2 @@
+/* metrics.c - not written yet */
+typedef int sy_placeholder_metrics;
