@@ -61,9 +61,21 @@ void sy_diag_add(sy_diags *d, sy_diag_level level, sy_loc loc, const char *fmt, 
  * and a caret when the source is known. */
 void sy_diags_print(const sy_diags *d, FILE *out);
 
+/* Text helpers shared by the YAML reader and the printer. Lines end at the
+ * breaks YAML (libyaml) counts: "\n", "\r\n", "\r", U+0085, U+2028, U+2029;
+ * columns count characters (UTF-8 sequences), not bytes.
+ * sy_text_line: byte offset and length (without its break) of 1-based line;
+ * returns -1 when the text has fewer lines. A text "a\n" has lines 1 and 2
+ * (the empty one after the last break).
+ * sy_text_place: the 1-based line and column of byte offset off (clamped to len). */
+int sy_text_line(const char *text, size_t len, unsigned line, size_t *start, size_t *linelen);
+void sy_text_place(const char *text, size_t len, size_t off, unsigned *line, unsigned *col);
+
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t sy_edit_distance(const char *a, const char *b);
-/* The candidate nearest to word (NULL-terminated list), or NULL when none is close. */
+/* The candidate nearest to word (NULL-terminated list), or NULL when none is
+ * close: the distance must be at most max(2, strlen(word) / 3) and smaller than
+ * both lengths (so "x" never suggests "on"). Ties go to the earlier candidate. */
 const char *sy_nearest(const char *word, const char *const *candidates);
 
 #endif

@@ -63,6 +63,11 @@ typedef struct sy_route_input {
 uint64_t sy_sticky_hash(const char *salt, const char *key, size_t key_len);
 uint32_t sy_sticky_bucket(const char *salt, const char *key, size_t key_len);
 
+/* The canary threshold for a percentage, in buckets: llround(percent * 100),
+ * clamped to 0..SY_BUCKETS (NaN: 0). A key is on the canary when its bucket
+ * is below this. */
+uint32_t sy_canary_threshold(double percent);
+
 /* The rollout identity: migration.rollout.id or "<stable>-><canary>". */
 const char *sy_rollout_id(const sy_policy *p);
 

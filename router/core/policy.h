@@ -35,6 +35,13 @@ typedef struct sy_policy_endpoint {
     sy_endpoint view;      /* the ABI view handed to plugins (points into this struct) */
 } sy_policy_endpoint;
 
+typedef struct sy_price {
+    char *model;
+    double input_per_m;        /* USD per million input tokens */
+    double output_per_m;
+    sy_loc loc;
+} sy_price;
+
 typedef enum sy_balance { SY_BALANCE_PRIORITY, SY_BALANCE_LATENCY } sy_balance;
 
 typedef struct sy_health_check {
@@ -57,6 +64,8 @@ typedef struct sy_policy_provider {
     size_t n_endpoints;
     sy_balance balance;
     sy_health_check health;
+    sy_price *prices;            /* this provider's own prices (override models.prices) */
+    size_t n_prices;
 } sy_policy_provider;
 
 /* retry.on conditions beyond HTTP statuses. */
@@ -99,17 +108,12 @@ typedef struct sy_fallback_chain {
     sy_loc loc;
 } sy_fallback_chain;
 
-typedef struct sy_price {
-    char *model;
-    double input_per_m;        /* USD per million input tokens */
-    double output_per_m;
-    sy_loc loc;
-} sy_price;
-
 typedef enum sy_sticky_kind { SY_STICKY_HEADER, SY_STICKY_BODY } sy_sticky_kind;
 typedef struct sy_sticky_source {
     sy_sticky_kind kind;
     char *name;                /* header name (lower-cased) or top-level body key */
+    char *label;               /* "header:x-user-id" / "body:user", for explain and logs;
+                                * owned by the policy (planner falls back to name if NULL) */
 } sy_sticky_source;
 
 typedef enum sy_latency_kind { SY_LATENCY_TTFB, SY_LATENCY_TOTAL } sy_latency_kind;
@@ -166,7 +170,8 @@ typedef struct sy_policy {
     char *file;
     int version;
     sy_server_conf server;
-    char **plugin_paths;       /* as given; empty = defaults (see plugin/loader.h) */
+    char **plugin_paths;       /* as given, relative ones joined to the policy's folder;
+                                * empty = defaults (see plugin/loader.h) */
     size_t n_plugin_paths;
     sy_policy_provider *providers;
     size_t n_providers;
@@ -201,6 +206,10 @@ void sy_policy_unref(sy_policy *p); /* frees at zero, destroying plugin instance
 const sy_policy_provider *sy_policy_provider_by_name(const sy_policy *p, const char *name);
 const sy_fallback_chain *sy_policy_fallbacks(const sy_policy *p, const char *model);
 const sy_price *sy_policy_price(const sy_policy *p, const char *model);
+/* The price of model on provider: the provider's own (providers.X.prices),
+ * else models.prices; NULL when neither has one. prov may be NULL. */
+const sy_price *sy_policy_price_at(const sy_policy *p, const sy_policy_provider *prov,
+                                   const char *model);
 int sy_policy_retry_on_status(const sy_policy *p, int status);
 
 #endif

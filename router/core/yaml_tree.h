@@ -48,7 +48,14 @@ typedef struct sy_ydoc {
 
 /* Load a file. Returns 0 and fills doc when the YAML is well formed; on any
  * problem adds diagnostics (with place) and returns -1. The text is also
- * registered with d for caret printing. */
+ * registered with d for caret printing. On failure doc is left empty, so
+ * sy_ydoc_free on it is harmless. An empty text (or only comments, or a bare
+ * "---") gives root == NULL and returns 0.
+ * Aliases are expanded by sharing: an alias to a mapping or list IS its
+ * anchored node (the tree is then a DAG: never modify nodes), an alias to a
+ * scalar is a copy placed at the alias. Merge keys (<<) are refused.
+ * sy_ydoc_load_file refuses a file over SY_YAML_MAX_BYTES by its size, before
+ * reading it. */
 int sy_ydoc_load_file(sy_ydoc *doc, const char *path, sy_diags *d);
 int sy_ydoc_load_buffer(sy_ydoc *doc, const char *name, const char *text, size_t len,
                         sy_diags *d);

@@ -32,10 +32,16 @@ typedef struct sy_plugin_registry {
     size_t n_dirs;
     sy_loaded_plugin *loaded;
     size_t n_loaded, cap_loaded;
+    const char *dirs_from;     /* where dirs came from, for "not found" messages (static) */
 } sy_plugin_registry;
+
+/* A registry is not thread-safe: one thread loads (startup, reload); loaded
+ * descriptors are read-only and usable from any thread until the registry is freed. */
 
 /* dirs from the policy (may be NULL/0). Honours SWITCHYARD_PLUGIN_PATH. */
 void sy_plugin_registry_init(sy_plugin_registry *r, char *const *policy_dirs, size_t n);
+/* Exactly these directories, ignoring SWITCHYARD_PLUGIN_PATH (`plugins --path`). */
+void sy_plugin_registry_init_dirs(sy_plugin_registry *r, char *const *dirs, size_t n);
 void sy_plugin_registry_free(sy_plugin_registry *r);
 /* Replace the search directories (policy dirs), keeping what is loaded. */
 void sy_plugin_registry_set_dirs(sy_plugin_registry *r, char *const *policy_dirs, size_t n);
@@ -57,5 +63,11 @@ int sy_plugin_check(const sy_plugin *p, char *err, size_t errlen);
 const sy_host_api *sy_host_api_get(void);
 
 const char *sy_config_type_name(sy_config_type t); /* "string", "secret", "duration", ... */
+
+/* Parse a config value's YAML text as type t (units.h syntaxes; URL: absolute
+ * http(s)). On success fills *out (s borrows text; may be NULL to only check)
+ * and returns 0; else -1 with a static reason in *why. */
+int sy_config_value_parse(sy_config_type t, const char *text, sy_config_value *out,
+                          const char **why);
 
 #endif

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Build the example plugin out of tree, against an installed switchyard,
+through pkg-config only, and load it with `switchyard plugins --path`.
+
+usage: test_out_of_tree.py BUILD_DIR
+Steps: `meson install --destdir` into a temporary root; copy hello.c and the
+Makefile to a temporary folder (away from the source tree); `make` with
+pkg-config pointed only at the staged switchyard-plugin.pc (PKG_CONFIG_LIBDIR,
+PKG_CONFIG_SYSROOT_DIR); then `switchyard plugins --path OUT` must list it,
+and the staged plugin directory must hold the three shipped plugins.
+Needs SWITCHYARD_BIN from the test environment.
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def sh(cmd, **kw):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
+    if p.returncode != 0:
+        print(f'$ {" ".join(cmd)}\nexit {p.returncode}\n{p.stdout}{p.stderr}')
+        sys.exit(1)
+    return p.stdout
+
+
+def fail(msg):
+    print('FAIL', msg)
+    sys.exit(1)
+
+
+def main():
+    build = sys.argv[1]
+    sy = os.environ['SWITCHYARD_BIN']
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, 'root')
+        sh(['meson', 'install', '-C', build, '--destdir', root, '--no-rebuild', '--quiet'])
+
+        pcs = glob.glob(os.path.join(root, '**', 'switchyard-plugin.pc'), recursive=True)
+        if len(pcs) != 1:
+            fail(f'expected one installed switchyard-plugin.pc, found {pcs}')
+        pcdir = os.path.dirname(pcs[0])
+        headers = glob.glob(os.path.join(root, '**', 'include', 'switchyard', 'plugin.h'),
+                            recursive=True)
+        if len(headers) != 1:
+            fail(f'expected one installed switchyard/plugin.h, found {headers}')
+
+        env = dict(os.environ, PKG_CONFIG_LIBDIR=pcdir, PKG_CONFIG_PATH='',
+                   PKG_CONFIG_SYSROOT_DIR=root)
+        cflags = sh(['pkg-config', '--cflags', 'switchyard-plugin'], env=env).strip()
+        inc = os.path.dirname(os.path.dirname(headers[0]))
+        if f'-I{inc}' not in cflags.split():
+            fail(f'pkg-config --cflags gives {cflags!r}, not -I{inc}')
+        abi = sh(['pkg-config', '--variable=abi_major', 'switchyard-plugin'], env=env).strip()
+        if abi != '1':
+            fail(f'abi_major variable is {abi!r}')
+        plugindir = sh(['pkg-config', '--variable=plugindir', 'switchyard-plugin'],
+                       env=env).strip()
+        if not plugindir.startswith(root):
+            plugindir = root + plugindir
+        staged = sorted(os.listdir(plugindir)) if os.path.isdir(plugindir) else []
+        for so in ['sy_holysheep.so', 'sy_mock.so', 'sy_openai.so']:
+            if so not in staged:
+                fail(f'{so} not installed in plugindir {plugindir}: {staged}')
+
+        # Build away from the source tree so only the installed header can be found.
+        src, out = os.path.join(tmp, 'src'), os.path.join(tmp, 'out')
+        os.makedirs(src)
+        os.makedirs(out)
+        for f in ['hello.c', 'Makefile']:
+            shutil.copy(os.path.join(HERE, f), src)
+        sh(['make', '-s', '-C', src, f'OUT={out}'], env=env)
+        if not os.path.exists(os.path.join(out, 'sy_hello.so')):
+            fail('make did not produce sy_hello.so')
+
+        p = subprocess.run([sy, 'plugins', '--path', out], capture_output=True, text=True,
+                           timeout=30)
+        text = p.stdout + p.stderr
+        for want in ['hello 0.1.0 (plugin ABI 1.0)', 'token (secret, required)']:
+            if want not in text:
+                fail(f'`switchyard plugins --path {out}` lacks {want!r}:\n{text}')
+        if p.returncode != 0 or 'not loaded' in text:
+            fail(f'`switchyard plugins --path {out}` exit {p.returncode}:\n{text}')
+
+        p = subprocess.run([sy, 'plugins', '--path', plugindir], capture_output=True,
+                           text=True, timeout=30)
+        for name in ['openai', 'holysheep', 'mock']:
+            if f'\n{name} 1.0.0 (plugin ABI 1.0)' not in p.stdout:
+                fail(f'installed {name} does not load:\n{p.stdout}{p.stderr}')
+    print('ok: built out of tree through pkg-config and loaded by switchyard plugins')
+
+
+if __name__ == '__main__':
+    main()

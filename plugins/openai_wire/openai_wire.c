@@ -1,0 +1,622 @@
+/* openai_wire.c - the OpenAI wire format (see openai_wire.h). */
+#include "openai_wire.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char content_type[] = "Content-Type: application/json";
+
+/* ------------------------------------------------------------------ helpers */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* 1 when s may go into a header value: no control characters (CR/LF would
+ * split the request). spaces_ok: 0 for tokens such as API keys. */
+static int header_value_ok(const char *s, int spaces_ok)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f) return 0;
+        if (*c == ' ' && !spaces_ok) return 0;
+    }
+    return 1;
+}
+
+static char *host_strcat3(const sy_host_api *h, const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *s = h->alloc(la + lb + lc + 1);
+    if (!s) return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb);
+    memcpy(s + la + lb, c, lc);
+    s[la + lb + lc] = '\0';
+    return s;
+}
+
+/* ------------------------------------------------------------ init / fini */
+
+int sy_openai_wire_init(sy_openai_wire *w, const sy_host_api *host, const char *plugin,
+                        const sy_openai_wire_conf *conf, char *err, size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    w->host = host;
+    w->plugin = plugin;
+    w->include_usage = conf->include_usage;
+
+    if (conf->api_key) {
+        if (!*conf->api_key) {
+            set_err(err, errlen, "api_key is empty");
+            goto fail;
+        }
+        if (!header_value_ok(conf->api_key, 0)) {
+            /* Never quote the key itself. */
+            set_err(err, errlen, "api_key contains a space or a control character");
+            goto fail;
+        }
+        w->api_key = host_strcat3(host, conf->api_key, "", "");
+        char *auth = host_strcat3(host, "Authorization: Bearer ", conf->api_key, "");
+        if (!w->api_key || !auth) {
+            host->free(auth);
+            set_err(err, errlen, "out of memory");
+            goto fail;
+        }
+        w->headers[w->n_headers++] = auth;
+    }
+    w->headers[w->n_headers++] = content_type;
+
+    static const char *const names[2] = {"organization", "project"};
+    static const char *const prefixes[2] = {"OpenAI-Organization: ", "OpenAI-Project: "};
+    const char *vals[2] = {conf->organization, conf->project};
+    for (int i = 0; i < 2; i++) {
+        if (!vals[i] || !*vals[i]) continue;
+        if (!header_value_ok(vals[i], 1)) {
+            set_err(err, errlen, "%s contains a control character", names[i]);
+            goto fail;
+        }
+        char *hdr = host_strcat3(host, prefixes[i], vals[i], "");
+        if (!hdr) {
+            set_err(err, errlen, "out of memory");
+            goto fail;
+        }
+        w->headers[w->n_headers++] = hdr;
+    }
+    return 0;
+
+fail:
+    sy_openai_wire_fini(w);
+    return -1;
+}
+
+void sy_openai_wire_fini(sy_openai_wire *w)
+{
+    if (!w->host) return;
+    for (unsigned i = 0; i < w->n_headers; i++)
+        if (w->headers[i] != content_type) w->host->free((void *)w->headers[i]);
+    if (w->api_key) {
+        /* Do not leave the key lying around in freed memory. */
+        volatile char *p = w->api_key;
+        while (*p) *p++ = 0;
+        w->host->free(w->api_key);
+    }
+    w->n_headers = 0;
+    w->api_key = NULL;
+}
+
+/* --------------------------------------------------------- request body */
+
+const char *sy_openai_wire_path(sy_op op)
+{
+    switch (op) {
+    case SY_OP_CHAT: return "/chat/completions";
+    case SY_OP_COMPLETIONS: return "/completions";
+    case SY_OP_EMBEDDINGS: return "/embeddings";
+    }
+    return NULL;
+}
+
+/* A scanner over JSON that cJSON has already accepted, so it only has to find
+ * boundaries, never to report errors. Whitespace is any byte <= ' ', as cJSON
+ * has it. */
+static size_t skip_ws(const char *b, size_t i, size_t len)
+{
+    while (i < len && (unsigned char)b[i] <= ' ') i++;
+    return i;
+}
+
+/* i at the opening quote; returns the index after the closing one. */
+static size_t skip_string(const char *b, size_t i, size_t len)
+{
+    for (i++; i < len; i++) {
+        if (b[i] == '\\') i++;
+        else if (b[i] == '"') return i + 1;
+    }
+    return len;
+}
+
+static size_t skip_value(const char *b, size_t i, size_t len)
+{
+    if (i >= len) return len;
+    if (b[i] == '"') return skip_string(b, i, len);
+    if (b[i] == '{' || b[i] == '[') {
+        size_t depth = 0;
+        while (i < len) {
+            char c = b[i];
+            if (c == '"') {
+                i = skip_string(b, i, len);
+                continue;
+            }
+            if (c == '{' || c == '[') depth++;
+            else if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+            i++;
+        }
+        return len;
+    }
+    while (i < len && b[i] != ',' && b[i] != '}' && b[i] != ']' && (unsigned char)b[i] > ' ')
+        i++;
+    return i;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Does the raw JSON string content (between the quotes) decode to ascii word? */
+static int key_is(const char *raw, size_t n, const char *word)
+{
+    if (!memchr(raw, '\\', n)) return strlen(word) == n && !memcmp(raw, word, n);
+    size_t k = 0, wl = strlen(word);
+    for (size_t i = 0; i < n; k++) {
+        int c;
+        if (raw[i] != '\\') {
+            c = (unsigned char)raw[i++];
+        } else if (i + 1 < n && raw[i + 1] == 'u' && i + 5 < n) {
+            int h[4];
+            for (int j = 0; j < 4; j++)
+                if ((h[j] = hexval(raw[i + 2 + j])) < 0) return 0;
+            c = (h[0] << 12) | (h[1] << 8) | (h[2] << 4) | h[3];
+            i += 6;
+        } else if (i + 1 < n) {
+            c = (unsigned char)raw[i + 1];
+            if (c != '"' && c != '\\' && c != '/') return 0; /* \n etc. never in our words */
+            i += 2;
+        } else {
+            return 0;
+        }
+        if (k >= wl || c != (unsigned char)word[k]) return 0;
+    }
+    return k == wl;
+}
+
+/* Write s as a JSON string (with quotes) into dst, or only measure when dst is NULL. */
+static size_t json_quote(char *dst, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+#define PUT(ch) do { if (dst) dst[o] = (ch); o++; } while (0)
+    PUT('"');
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') {
+            PUT('\\');
+            PUT((char)*c);
+        } else if (*c < 0x20) {
+            PUT('\\'); PUT('u'); PUT('0'); PUT('0');
+            PUT(hex[*c >> 4]);
+            PUT(hex[*c & 15]);
+        } else {
+            PUT((char)*c);
+        }
+    }
+    PUT('"');
+#undef PUT
+    return o;
+}
+
+#define MAX_EDITS 16
+
+typedef struct body_edit {
+    size_t at, del;     /* replace b[at, at+del) ... */
+    const char *ins;    /* ... with ins (ins_len bytes) */
+    size_t ins_len;
+} body_edit;
+
+/* The client's body with every top-level "model" replaced by req->model and,
+ * when add_usage, "stream_options": {"include_usage": true} added if the client
+ * sent no stream_options of its own. The client's bytes are otherwise kept
+ * exactly (numbers are never re-printed). */
+static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_model,
+                        int add_usage, sy_http_request *out, char *err, size_t errlen)
+{
+    const char *b = req->body;
+    size_t len = req->body_len;
+    const char *end = NULL;
+    char *quoted = NULL, *prefix = NULL, *nb = NULL;
+    body_edit edits[MAX_EDITS];
+    size_t n_edits = 0;
+    int rc = -1;
+
+    cJSON *doc = cJSON_ParseWithLengthOpts(b, len, &end, 0);
+    int is_obj = cJSON_IsObject(doc);
+    cJSON_Delete(doc);
+    if (!is_obj || skip_ws(b, (size_t)(end - b), len) != len) {
+        set_err(err, errlen, "the request body is not a JSON object");
+        return -1;
+    }
+
+    size_t qlen = 0;
+    if (set_model) {
+        qlen = json_quote(NULL, req->model);
+        quoted = w->host->alloc(qlen);
+        if (!quoted) goto oom;
+        json_quote(quoted, req->model);
+    }
+
+    size_t i = 0;
+    if (len >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3)) i = 3; /* cJSON skips a BOM too */
+    i = skip_ws(b, i, len);
+    size_t open = i++; /* b[open] == '{' */
+    int n_members = 0, have_model = 0, have_stream_options = 0;
+    for (;;) {
+        i = skip_ws(b, i, len);
+        if (i >= len || b[i] == '}') break;
+        size_t ks = i, ke = skip_string(b, i, len);
+        i = skip_ws(b, ke, len) + 1; /* past ':' */
+        i = skip_ws(b, i, len);
+        size_t vs = i, ve = skip_value(b, i, len);
+        n_members++;
+        if (set_model && key_is(b + ks + 1, ke - ks - 2, "model")) {
+            if (n_edits == MAX_EDITS - 1) {
+                set_err(err, errlen, "the request body repeats \"model\" too often");
+                goto out;
+            }
+            edits[n_edits++] = (body_edit){vs, ve - vs, quoted, qlen};
+            have_model = 1;
+        } else if (key_is(b + ks + 1, ke - ks - 2, "stream_options")) {
+            have_stream_options = 1;
+        }
+        i = skip_ws(b, ve, len);
+        if (i < len && b[i] == ',') i++;
+    }
+
+    /* Members to add go right after the '{', so edits stay in order. */
+    const char *usage_member = "\"stream_options\":{\"include_usage\":true}";
+    int add_model_member = set_model && !have_model;
+    int add_usage_member = add_usage && !have_stream_options;
+    if (add_model_member || add_usage_member) {
+        size_t plen = (add_model_member ? 8 + qlen + 1 : 0) +
+                      (add_usage_member ? strlen(usage_member) + 1 : 0);
+        prefix = w->host->alloc(plen + 1);
+        if (!prefix) goto oom;
+        size_t p = 0;
+        if (add_model_member) {
+            memcpy(prefix + p, "\"model\":", 8);
+            memcpy(prefix + p + 8, quoted, qlen);
+            p += 8 + qlen;
+            prefix[p++] = ',';
+        }
+        if (add_usage_member) {
+            memcpy(prefix + p, usage_member, strlen(usage_member));
+            p += strlen(usage_member);
+            prefix[p++] = ',';
+        }
+        if (n_members == 0) p--; /* "{}": no comma before the closing brace */
+        memmove(edits + 1, edits, n_edits * sizeof *edits);
+        edits[0] = (body_edit){open + 1, 0, prefix, p};
+        n_edits++;
+    }
+
+    if (n_edits == 0) {
+        /* Nothing to change after all (the client set its own stream_options). */
+        out->body = b;
+        out->body_len = len;
+        rc = 0;
+        goto out;
+    }
+    size_t out_len = len;
+    for (size_t e = 0; e < n_edits; e++) out_len = out_len - edits[e].del + edits[e].ins_len;
+    nb = w->host->alloc(out_len + 1);
+    if (!nb) goto oom;
+    size_t o = 0, from = 0;
+    for (size_t e = 0; e < n_edits; e++) {
+        memcpy(nb + o, b + from, edits[e].at - from);
+        o += edits[e].at - from;
+        memcpy(nb + o, edits[e].ins, edits[e].ins_len);
+        o += edits[e].ins_len;
+        from = edits[e].at + edits[e].del;
+    }
+    memcpy(nb + o, b + from, len - from);
+    o += len - from;
+    nb[o] = '\0';
+    out->body = nb;
+    out->body_len = o;
+    out->body_owned = nb;
+    nb = NULL;
+    rc = 0;
+    goto out;
+
+oom:
+    set_err(err, errlen, "out of memory");
+out:
+    w->host->free(quoted);
+    w->host->free(prefix);
+    w->host->free(nb);
+    return rc;
+}
+
+int sy_openai_wire_build_request(const sy_openai_wire *w, const sy_endpoint *ep,
+                                 const sy_request *req, sy_http_request *out, char *err,
+                                 size_t errlen)
+{
+    out->url[0] = '\0';
+    out->n_headers = 0;
+    out->body = NULL;
+    out->body_len = 0;
+    out->body_owned = NULL;
+
+    const char *path = sy_openai_wire_path(req->op);
+    if (!path) {
+        set_err(err, errlen, "operation not supported");
+        return -1;
+    }
+    const char *base = ep && ep->base_url ? ep->base_url : "";
+    size_t bl = strlen(base);
+    while (bl && base[bl - 1] == '/') bl--;
+    if (bl == 0) {
+        set_err(err, errlen, "endpoint '%s' has no base_url", ep && ep->name ? ep->name : "?");
+        return -1;
+    }
+    size_t pl = strlen(path);
+    if (bl + pl >= sizeof out->url) {
+        set_err(err, errlen, "base_url of endpoint '%s' is too long",
+                ep->name ? ep->name : "?");
+        return -1;
+    }
+    memcpy(out->url, base, bl);
+    memcpy(out->url + bl, path, pl + 1);
+
+    for (unsigned i = 0; i < w->n_headers; i++) out->headers[out->n_headers++] = w->headers[i];
+
+    int set_model = req->model && (!req->client_model || strcmp(req->model, req->client_model));
+    int add_usage = w->include_usage && req->stream && req->op != SY_OP_EMBEDDINGS;
+    if (!set_model && !add_usage) {
+        out->body = req->body; /* zero copy */
+        out->body_len = req->body_len;
+        return 0;
+    }
+    return rewrite_body(w, req, set_model, add_usage, out, err, errlen);
+}
+
+/* ----------------------------------------------------------- classifying */
+
+sy_verdict sy_openai_wire_classify(int status)
+{
+    if (status >= 200 && status <= 299) return SY_VERDICT_OK;
+    if (status == 408 || status == 409 || status == 429) return SY_VERDICT_RETRY;
+    if (status >= 500 && status <= 599) return SY_VERDICT_RETRY;
+    /* A bad key, a model this upstream does not have, or a redirect (a base_url
+     * pointing at the wrong place): another route may do better. */
+    if (status == 401 || status == 403 || status == 404) return SY_VERDICT_NEXT;
+    if (status >= 300 && status <= 399) return SY_VERDICT_NEXT;
+    if (status >= 400 && status <= 499) return SY_VERDICT_FATAL;
+    return SY_VERDICT_RETRY; /* nonsense status: treat it as a broken upstream */
+}
+
+static int is_space(char c) { return (unsigned char)c <= ' ' || c == 0x7f; }
+
+static int alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int looks_secret(const sy_openai_wire *w, const char *s, size_t n)
+{
+    if (w && w->api_key) {
+        size_t kl = strlen(w->api_key);
+        if (kl >= 4 && n >= kl && memmem(s, n, w->api_key, kl)) return 1;
+    }
+    if (memmem(s, n, "***", 3)) return 1; /* a masked key, "sk-abc***wxyz" */
+    for (size_t i = 0; i + 3 <= n; i++)
+        if (s[i] == 's' && s[i + 1] == 'k' && (s[i + 2] == '-' || s[i + 2] == '_') &&
+            (i == 0 || !alnum(s[i - 1])))
+            return 1;
+    return 0;
+}
+
+static int word_is_ci(const char *s, size_t n, const char *word)
+{
+    if (strlen(word) != n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != word[i]) return 0;
+    }
+    return 1;
+}
+
+void sy_openai_wire_summarise(const sy_openai_wire *w, const char *src, size_t len, char *dst,
+                              size_t cap)
+{
+    if (!dst || cap == 0) return;
+    dst[0] = '\0';
+    if (cap < 8 || !src) return;
+    size_t o = 0, room = cap - 4; /* keep space for "..." and the NUL */
+    int redact_next = 0, cut = 0;
+    for (size_t i = 0; i < len && !cut;) {
+        if (is_space(src[i])) {
+            if (o && dst[o - 1] != ' ') {
+                if (o + 1 > room) cut = 1;
+                else dst[o++] = ' ';
+            }
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < len && !is_space(src[j])) j++;
+        const char *word = src + i;
+        size_t wl = j - i;
+        int secret = redact_next || looks_secret(w, word, wl);
+        redact_next = word_is_ci(word, wl, "bearer") || word_is_ci(word, wl, "bearer:");
+        if (secret) {
+            word = "[redacted]";
+            wl = 10;
+            if (o + wl > room) cut = 1;
+        } else if (o + wl > room) {
+            /* Cut inside the word, but not inside a UTF-8 sequence. */
+            wl = room - o;
+            while (wl && ((unsigned char)word[wl] & 0xC0) == 0x80) wl--;
+            cut = 1;
+        }
+        if (!secret || !cut) {
+            memcpy(dst + o, word, wl);
+            o += wl;
+        }
+        i = j;
+    }
+    while (o && dst[o - 1] == ' ') o--;
+    if (cut) {
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o] = '\0';
+}
+
+static int64_t usage_field(const cJSON *usage, const char *a, const char *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, a);
+    if (!cJSON_IsNumber(v) && b) v = cJSON_GetObjectItemCaseSensitive(usage, b);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9e15) return -1;
+    return (int64_t)v->valuedouble;
+}
+
+static void read_usage(const cJSON *root, sy_op op, sy_usage *u)
+{
+    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    if (!cJSON_IsObject(usage)) return;
+    u->input_tokens = usage_field(usage, "prompt_tokens", "input_tokens");
+    u->output_tokens = usage_field(usage, "completion_tokens", "output_tokens");
+    if (u->output_tokens < 0 && op == SY_OP_EMBEDDINGS && u->input_tokens >= 0)
+        u->output_tokens = 0; /* embeddings produce no output tokens */
+}
+
+/* "HTTP 429 (rate_limit_exceeded): message" from an OpenAI error envelope, or
+ * the start of whatever the body was. */
+static void error_summary(const sy_openai_wire *w, int status, const cJSON *root,
+                          const char *body, size_t body_len, char *dst, size_t cap)
+{
+    char raw[1024];
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    const char *msg = NULL;
+    char code[64] = "";
+    if (cJSON_IsObject(e)) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "code");
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
+        if (cJSON_IsString(m)) msg = m->valuestring;
+        if (cJSON_IsString(c) && *c->valuestring)
+            snprintf(code, sizeof code, " (%s)", c->valuestring);
+        else if (cJSON_IsNumber(c))
+            snprintf(code, sizeof code, " (%d)", c->valueint);
+        else if (cJSON_IsString(t) && *t->valuestring)
+            snprintf(code, sizeof code, " (%s)", t->valuestring);
+    } else if (cJSON_IsString(e)) {
+        msg = e->valuestring;
+    }
+    int n;
+    if (msg)
+        n = snprintf(raw, sizeof raw, "HTTP %d%s: %s", status, code, msg);
+    else if (body_len)
+        n = snprintf(raw, sizeof raw, "HTTP %d: %.*s", status,
+                     (int)(body_len > 512 ? 512 : body_len), body);
+    else
+        n = snprintf(raw, sizeof raw, "HTTP %d with an empty body", status);
+    if (n < 0) n = 0;
+    size_t rl = (size_t)n < sizeof raw ? (size_t)n : sizeof raw - 1;
+    sy_openai_wire_summarise(w, raw, rl, dst, cap);
+}
+
+int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req,
+                                  const sy_http_response *resp, sy_result *res)
+{
+    res->verdict = sy_openai_wire_classify(resp->status);
+    res->usage.input_tokens = res->usage.output_tokens = -1;
+    res->error[0] = '\0';
+    res->body = NULL;
+    res->body_len = 0;
+    sy_op op = req ? req->op : SY_OP_CHAT;
+
+    if (res->verdict == SY_VERDICT_OK && req && req->stream) {
+        /* A stream's usage comes through stream_event. */
+        return 0;
+    }
+    cJSON *root = resp->body && resp->body_len
+                      ? cJSON_ParseWithLength(resp->body, resp->body_len)
+                      : NULL;
+    if (res->verdict == SY_VERDICT_OK) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+        if (!cJSON_IsObject(root)) {
+            /* A 2xx that is not JSON is a broken upstream, not an answer. */
+            res->verdict = SY_VERDICT_RETRY;
+            snprintf(res->error, sizeof res->error,
+                     "HTTP %d with a body that is not a JSON object", resp->status);
+        } else if ((cJSON_IsObject(e) || cJSON_IsString(e)) &&
+                   !cJSON_GetObjectItemCaseSensitive(root, "choices") &&
+                   !cJSON_GetObjectItemCaseSensitive(root, "data")) {
+            /* Some relays wrap failures in a 200; believe the envelope. */
+            res->verdict = SY_VERDICT_RETRY;
+            error_summary(w, resp->status, root, resp->body, resp->body_len, res->error,
+                          sizeof res->error);
+        } else {
+            read_usage(root, op, &res->usage);
+        }
+    } else {
+        error_summary(w, resp->status, root, resp->body, resp->body_len, res->error,
+                      sizeof res->error);
+    }
+    cJSON_Delete(root);
+    return 0;
+}
+
+int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, const char *data,
+                                size_t len, sy_stream_result *res)
+{
+    (void)w;
+    res->done = 0;
+    res->error = 0;
+    res->usage.input_tokens = res->usage.output_tokens = -1;
+    res->data = NULL;
+    res->data_len = 0;
+    if (!data) return 0;
+
+    size_t s = 0, e = len;
+    while (s < e && is_space(data[s])) s++;
+    while (e > s && is_space(data[e - 1])) e--;
+    if (e - s == 6 && !memcmp(data + s, "[DONE]", 6)) {
+        res->done = 1;
+        return 0;
+    }
+    /* Most events are content deltas: parse only those that may matter. */
+    if (!memmem(data + s, e - s, "\"usage\"", 7) && !memmem(data + s, e - s, "\"error\"", 7))
+        return 0;
+    cJSON *root = cJSON_ParseWithLength(data + s, e - s);
+    if (cJSON_IsObject(root)) {
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+        if (err && !cJSON_IsNull(err)) res->error = 1;
+        read_usage(root, req ? req->op : SY_OP_CHAT, &res->usage);
+    }
+    cJSON_Delete(root);
+    return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * openai_wire.h - the OpenAI HTTP wire format, shared by every plugin that
+ * speaks it (openai, holysheep; mock uses the classification half).
+ *
+ * A static library linked into each plugin (hidden visibility, so nothing here
+ * is exported from the .so). It does no I/O and keeps no mutable state after
+ * sy_openai_wire_init(): one sy_openai_wire serves every worker thread.
+ *
+ * What it does:
+ *   build:    URL = base_url + "/chat/completions" | "/completions" | "/embeddings";
+ *             headers: its own "Authorization: Bearer KEY" (the client's never
+ *             reaches an upstream), Content-Type, optional OpenAI-Organization and
+ *             OpenAI-Project; the body unchanged (zero copy) unless the attempt's
+ *             model differs from the client's (then "model" is replaced in place)
+ *             or include_usage is on for a stream without stream_options.
+ *   classify: 2xx OK; 408, 409, 429, 5xx RETRY; 401, 403, 404, 3xx NEXT;
+ *             other 4xx FATAL; the error summary comes from the OpenAI error
+ *             envelope, truncated, with anything that looks like a key redacted.
+ *   stream:   "[DONE]" ends; an "error" object is an error; "usage" is read.
+ */
+#ifndef SY_OPENAI_WIRE_H
+#define SY_OPENAI_WIRE_H
+
+#include <stddef.h>
+#include <switchyard/plugin.h>
+
+typedef struct sy_openai_wire_conf {
+    const char *api_key;      /* may be NULL: no Authorization header (mock) */
+    const char *organization; /* NULL or "": no header */
+    const char *project;      /* NULL or "": no header */
+    int include_usage;        /* add stream_options.include_usage to streams */
+} sy_openai_wire_conf;
+
+typedef struct sy_openai_wire {
+    const sy_host_api *host;
+    const char *plugin;       /* plugin name, for logs (static string) */
+    char *api_key;            /* host->alloc copy, for redaction; NULL when none */
+    const char *headers[4];   /* built at init; each host->alloc'd except Content-Type */
+    unsigned n_headers;
+    int include_usage;
+} sy_openai_wire;
+
+/* Check the configuration (no CR/LF or control characters in header values)
+ * and precompute the headers. 0 or -1 with a message in err (never the key). */
+int sy_openai_wire_init(sy_openai_wire *w, const sy_host_api *host, const char *plugin,
+                        const sy_openai_wire_conf *conf, char *err, size_t errlen);
+void sy_openai_wire_fini(sy_openai_wire *w);
+
+/* The path for an operation, e.g. "/chat/completions"; NULL for an unknown op. */
+const char *sy_openai_wire_path(sy_op op);
+
+int sy_openai_wire_build_request(const sy_openai_wire *w, const sy_endpoint *ep,
+                                 const sy_request *req, sy_http_request *out, char *err,
+                                 size_t errlen);
+int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req,
+                                  const sy_http_response *resp, sy_result *res);
+int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, const char *data,
+                                size_t len, sy_stream_result *res);
+
+/* The verdict for an HTTP status alone (the table above). */
+sy_verdict sy_openai_wire_classify(int status);
+
+/* Copy src (len bytes) into dst as one printable line of at most cap-1 bytes:
+ * control characters become spaces, anything that looks like a credential
+ * (w's key, "sk-..." tokens, "Bearer ..." values, masked "abc***xyz" words)
+ * becomes "[redacted]", and an overlong text ends with "...". */
+void sy_openai_wire_summarise(const sy_openai_wire *w, const char *src, size_t len, char *dst,
+                              size_t cap);
+
+#endif

@@ -1,0 +1,17 @@
+/*
+ * admin.h - the admin API: GET /admin/status and POST /admin/rollout.
+ * The caller has already checked the admin key (sy_admin_allowed).
+ */
+#ifndef SY_ADMIN_H
+#define SY_ADMIN_H
+
+#include <stddef.h>
+#include "conn.h"
+#include "http_parser.h"
+#include "policy.h"
+
+int sy_admin_allowed(const sy_policy *p, const sy_http_req *req);
+void sy_admin_status(sy_conn *c, const sy_policy *p);
+void sy_admin_rollout(sy_conn *c, const sy_policy *p, const char *body, size_t len);
+
+#endif

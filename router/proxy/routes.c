@@ -1,0 +1,169 @@
+/* routes.c - the HTTP surface: which path goes where, and client auth. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "conn.h"
+#include "metrics.h"
+#include "proxy.h"
+#include "runtime.h"
+#include "server.h"
+
+static int path_is(const sy_http_req *r, const char *p)
+{
+    size_t n = strlen(p);
+    return r->path_len == n && memcmp(r->path, p, n) == 0;
+}
+
+/* Constant-time comparison: time depends only on the expected key's length. */
+static int ct_equal(const char *given, size_t glen, const char *expected)
+{
+    size_t elen = strlen(expected);
+    unsigned char diff = (unsigned char)(glen != elen);
+    for (size_t i = 0; i < elen; i++) {
+        unsigned char g = i < glen ? (unsigned char)given[i] : 0;
+        diff |= (unsigned char)(g ^ (unsigned char)expected[i]);
+    }
+    return diff == 0;
+}
+
+/* The bearer token of the request, or NULL. */
+static const char *bearer(const sy_http_req *req, size_t *len)
+{
+    const sy_http_header *h = sy_http_find_header(req, "authorization");
+    if (!h || h->value_len < 7 || strncasecmp(h->value, "Bearer ", 7) != 0) return NULL;
+    const char *v = h->value + 7;
+    size_t n = h->value_len - 7;
+    while (n && *v == ' ') v++, n--;
+    *len = n;
+    return v;
+}
+
+/* Is the client allowed? Every key is compared, match or not. */
+static int client_allowed(const sy_policy *p, const sy_http_req *req)
+{
+    if (p->server.n_client_keys == 0) return 1;
+    size_t n = 0;
+    const char *tok = bearer(req, &n);
+    if (!tok) return 0;
+    int ok = 0;
+    for (size_t i = 0; i < p->server.n_client_keys; i++)
+        ok |= ct_equal(tok, n, p->server.client_keys[i]);
+    return ok;
+}
+
+int sy_admin_allowed(const sy_policy *p, const sy_http_req *req)
+{
+    if (!p->server.admin_key || !p->server.admin_key[0]) return 0;
+    size_t n = 0;
+    const char *tok = bearer(req, &n);
+    return tok && ct_equal(tok, n, p->server.admin_key);
+}
+
+static void respond_models(sy_conn *c, const sy_policy *p)
+{
+    size_t cap = 64 + p->n_models * 320, n = 0;
+    char *b = malloc(cap);
+    if (!b) {
+        sy_conn_respond_error(c, 503, "service_unavailable", "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    n += (size_t)snprintf(b + n, cap - n, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; i < p->n_models; i++)
+        n += (size_t)snprintf(b + n, cap - n,
+                              "%s{\"id\":\"%.256s\",\"object\":\"model\",\"created\":0,\"owned_by\":\"switchyard\"}",
+                              i ? "," : "", p->models[i]);
+    n += (size_t)snprintf(b + n, cap - n, "]}\n");
+    sy_conn_respond(c, 200, "application/json", NULL, b, n);
+    free(b);
+}
+
+static void method_not_allowed(sy_conn *c, const char *allow)
+{
+    char h[64];
+    snprintf(h, sizeof h, "Allow: %s\r\n", allow);
+    sy_conn_respond_error(c, 405, "invalid_request_error", "method_not_allowed", h,
+                          "method not allowed here; use %s", allow);
+}
+
+void sy_route_request(sy_conn *c, const sy_http_req *req, char *body, size_t body_len)
+{
+    int get = req->method == SY_HTTP_GET || req->method == SY_HTTP_HEAD;
+    int post = req->method == SY_HTTP_POST;
+
+    if (path_is(req, "/healthz")) {
+        if (!get) return method_not_allowed(c, "GET");
+        sy_conn_respond(c, 200, "application/json", NULL, "{\"status\":\"ok\"}\n", 16);
+        return;
+    }
+    if (path_is(req, "/metrics")) {
+        if (!get) return method_not_allowed(c, "GET");
+        size_t len = 0;
+        char *text = sy_metrics_render(&len);
+        sy_conn_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, text ? text : "", len);
+        free(text);
+        return;
+    }
+
+    sy_op op = 0;
+    if (path_is(req, "/v1/chat/completions") || path_is(req, "/chat/completions")) op = SY_OP_CHAT;
+    else if (path_is(req, "/v1/completions") || path_is(req, "/completions")) op = SY_OP_COMPLETIONS;
+    else if (path_is(req, "/v1/embeddings") || path_is(req, "/embeddings")) op = SY_OP_EMBEDDINGS;
+    int models = path_is(req, "/v1/models") || path_is(req, "/models");
+    int readyz = path_is(req, "/readyz");
+    int admin_status = path_is(req, "/admin/status");
+    int admin_rollout = path_is(req, "/admin/rollout");
+    if (!op && !models && !readyz && !admin_status && !admin_rollout) {
+        sy_conn_respond_error(c, 404, "invalid_request_error", "not_found", NULL,
+                              "no such path: %.*s", (int)(req->path_len > 200 ? 200 : req->path_len),
+                              req->path);
+        return;
+    }
+    if (op && !post) return method_not_allowed(c, "POST");
+    if ((models || readyz || admin_status) && !get) return method_not_allowed(c, "GET");
+    if (admin_rollout && !post) return method_not_allowed(c, "POST");
+
+    sy_policy *p = sy_runtime_acquire();
+    if (readyz) {
+        int ready = p && p->n_providers > 0 && !sy_server_draining();
+        if (ready)
+            sy_conn_respond(c, 200, "application/json", NULL, "{\"status\":\"ready\"}\n", 19);
+        else
+            sy_conn_respond_error(c, 503, "service_unavailable", "not_ready", NULL,
+                                  sy_server_draining() ? "shutting down" : "no policy loaded");
+        if (p) sy_policy_unref(p);
+        return;
+    }
+    if (!p) {
+        sy_conn_respond_error(c, 503, "service_unavailable", "not_ready", NULL, "no policy loaded");
+        return;
+    }
+    if (admin_status || admin_rollout) {
+        if (!sy_admin_allowed(p, req)) {
+            sy_conn_respond_error(c, 401, "invalid_request_error", "invalid_admin_key",
+                                  "WWW-Authenticate: Bearer\r\n",
+                                  p->server.admin_key ? "the admin endpoints need the admin key"
+                                                      : "admin endpoints are off: the policy sets no server.admin_key");
+        } else if (admin_status) {
+            sy_admin_status(c, p);
+        } else {
+            sy_admin_rollout(c, p, body, body_len);
+        }
+        sy_policy_unref(p);
+        return;
+    }
+    if (!client_allowed(p, req)) {
+        sy_policy_unref(p);
+        sy_conn_respond_error(c, 401, "invalid_request_error", "invalid_api_key",
+                              "WWW-Authenticate: Bearer\r\n",
+                              "missing or wrong API key: send Authorization: Bearer <client key>");
+        return;
+    }
+    if (models) {
+        respond_models(c, p);
+        sy_policy_unref(p);
+        return;
+    }
+    sy_proxy_start(c, p, req, body, body_len, op); /* takes the reference */
+}

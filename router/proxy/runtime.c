@@ -1,0 +1,148 @@
+/* runtime.c - the live policy snapshot and rollout state (see runtime.h). */
+#include "runtime.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "loader.h"
+#include "log.h"
+#include "metrics.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static sy_policy *current;
+static char *policy_path;
+static sy_plugin_registry registry;
+static int registry_ready;
+static _Atomic uint64_t generation;
+static _Atomic int64_t loaded_at;
+/* percent in basis points, so it can be read without the lock */
+static _Atomic int32_t percent_bp;
+static _Atomic int rollout_state;
+static int percent_overridden; /* an admin action set it; reloads keep it */
+
+const char *sy_rollout_state_name(sy_rollout_state s)
+{
+    switch (s) {
+    case SY_ROLLOUT_ACTIVE: return "active";
+    case SY_ROLLOUT_PAUSED: return "paused";
+    case SY_ROLLOUT_ROLLED_BACK: return "rolled_back";
+    }
+    return "unknown";
+}
+
+static void set_percent(double p)
+{
+    atomic_store(&percent_bp, (int32_t)(p * 100.0 + 0.5));
+    sy_metrics_set_rollout_percent(p);
+}
+
+static sy_policy *load(sy_diags *d)
+{
+    sy_policy *p = sy_policy_load(policy_path, SY_LOAD_SERVE, &registry, d);
+    return p;
+}
+
+int sy_runtime_init(const char *path)
+{
+    policy_path = strdup(path);
+    sy_plugin_registry_init(&registry, NULL, 0);
+    registry_ready = 1;
+    sy_diags d;
+    sy_diags_init(&d);
+    sy_policy *p = load(&d);
+    sy_diags_print(&d, stderr);
+    sy_diags_free(&d);
+    if (!p) return -1;
+    current = p;
+    atomic_store(&generation, 1);
+    atomic_store(&loaded_at, (int64_t)time(NULL));
+    set_percent(p->migration.enabled ? p->migration.percent : 0);
+    return 0;
+}
+
+void sy_runtime_shutdown(void)
+{
+    pthread_mutex_lock(&lock);
+    if (current) sy_policy_unref(current);
+    current = NULL;
+    pthread_mutex_unlock(&lock);
+    if (registry_ready) sy_plugin_registry_free(&registry);
+    registry_ready = 0;
+    free(policy_path);
+    policy_path = NULL;
+}
+
+int sy_runtime_reload(void)
+{
+    sy_diags d;
+    sy_diags_init(&d);
+    sy_policy *p = load(&d);
+    if (!p) {
+        sy_log_error("reload of %s refused; the running policy keeps serving:", policy_path);
+        sy_diags_print(&d, stderr);
+        sy_diags_free(&d);
+        return -1;
+    }
+    if (d.n) sy_diags_print(&d, stderr);
+    sy_diags_free(&d);
+    pthread_mutex_lock(&lock);
+    sy_policy *old = current;
+    current = p;
+    if (!percent_overridden && atomic_load(&rollout_state) == SY_ROLLOUT_ACTIVE)
+        set_percent(p->migration.enabled ? p->migration.percent : 0);
+    pthread_mutex_unlock(&lock);
+    if (old) sy_policy_unref(old); /* requests in flight hold their own references */
+    atomic_fetch_add(&generation, 1);
+    atomic_store(&loaded_at, (int64_t)time(NULL));
+    sy_log_info("reloaded %s (generation %llu)", policy_path, (unsigned long long)atomic_load(&generation));
+    return 0;
+}
+
+sy_policy *sy_runtime_acquire(void)
+{
+    pthread_mutex_lock(&lock);
+    sy_policy *p = current ? sy_policy_ref(current) : NULL;
+    pthread_mutex_unlock(&lock);
+    return p;
+}
+
+uint64_t sy_runtime_generation(void) { return atomic_load(&generation); }
+int64_t sy_runtime_loaded_at(void) { return atomic_load(&loaded_at); }
+double sy_runtime_percent(void) { return atomic_load(&percent_bp) / 100.0; }
+sy_rollout_state sy_runtime_rollout_state(void) { return (sy_rollout_state)atomic_load(&rollout_state); }
+
+int sy_runtime_rollout_action(const char *action, double percent, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&lock);
+    int rc = 0;
+    if (!strcmp(action, "rollback")) {
+        set_percent(0);
+        atomic_store(&rollout_state, SY_ROLLOUT_ROLLED_BACK);
+        percent_overridden = 1;
+        sy_metrics_inc_rollbacks("manual");
+        sy_log_warn("rollout rolled back by the admin API: canary share is now 0%%");
+    } else if (!strcmp(action, "pause")) {
+        atomic_store(&rollout_state, SY_ROLLOUT_PAUSED);
+    } else if (!strcmp(action, "resume")) {
+        atomic_store(&rollout_state, SY_ROLLOUT_ACTIVE);
+    } else if (!strcmp(action, "set")) {
+        if (!(percent >= 0 && percent <= 100)) {
+            snprintf(err, errlen, "percent must be between 0 and 100");
+            rc = -1;
+        } else {
+            set_percent(percent);
+            percent_overridden = 1;
+            atomic_store(&rollout_state, SY_ROLLOUT_ACTIVE);
+            sy_log_info("rollout set to %.2f%% by the admin API", percent);
+        }
+    } else {
+        snprintf(err, errlen, "unknown action '%.32s' (want rollback, pause, resume or set)", action);
+        rc = -1;
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""CLI tests for plugins: `switchyard plugins` and `switchyard validate` on
+policies whose plugin is one of the broken loader fixtures.
+
+usage: test_cli.py FIXTURE_DIR
+Needs SWITCHYARD_BIN and SWITCHYARD_PLUGIN_PATH (the build's plugins) from
+the test environment.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ['SWITCHYARD_BIN']
+BUILD_PLUGINS = os.environ['SWITCHYARD_PLUGIN_PATH']
+FIXTURES = sys.argv[1]
+failures = []
+
+
+def run(args, env_extra=None, unset=()):
+    env = dict(os.environ)
+    for k in unset:
+        env.pop(k, None)
+    env.update(env_extra or {})
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, env=env, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=''):
+    if cond:
+        print(f'ok   {name}')
+    else:
+        print(f'FAIL {name}\n{detail}')
+        failures.append(name)
+
+
+def show(rc, out, err):
+    return f'exit {rc}\n--- stdout\n{out}--- stderr\n{err}'
+
+
+def test_plugins_lists_the_shipped_plugins():
+    rc, out, err = run(['plugins'])
+    d = show(rc, out, err)
+    check('plugins: exit 0', rc == 0, d)
+    for line in ['openai 1.0.0 (plugin ABI 1.0)', 'holysheep 1.0.0 (plugin ABI 1.0)',
+                 'mock 1.0.0 (plugin ABI 1.0)', 'this switchyard speaks plugin ABI 1.0',
+                 '    api_key (secret, required)', '    organization (string, optional)',
+                 '    include_usage_in_streams (bool, default false)',
+                 '    region (string, optional)', '    latency (duration, default 20ms)',
+                 '    reply (string, default "Hello from the switchyard mock provider.")',
+                 '    models (string, default "")', 'answers locally (no upstream)',
+                 f'  file: {os.path.realpath(BUILD_PLUGINS)}/sy_openai.so',
+                 f'plugin directories (from SWITCHYARD_PLUGIN_PATH):\n  {BUILD_PLUGINS}']:
+        check(f'plugins: lists {line.strip()!r}', line in out, d)
+    check('plugins: nothing failed', 'not loaded' not in out, d)
+    # openai declares no endpoint keys
+    block = out.split('\nopenai ')[1].split('\n\n')[0]
+    check('plugins: openai has no endpoint keys', '  endpoint keys: none' in block, block)
+
+
+def test_plugins_lists_broken_files_with_their_error():
+    rc, out, err = run(['plugins', '--path', FIXTURES])
+    d = show(rc, out, err)
+    check('plugins --path fixtures: exit 0 (one plugin loaded)', rc == 0, d)
+    check('plugins --path overrides SWITCHYARD_PLUGIN_PATH', 'openai' not in out, d)
+    check('plugins --path: lists good', 'good 0.0.1 (plugin ABI 1.0)' in out, d)
+    check('plugins --path: has a not loaded section', '\nnot loaded:\n' in out, d)
+    for f, why in [('sy_abi2.so', 'built for plugin ABI 2.x, this switchyard speaks 1.0'),
+                   ('sy_newminor.so', "newer than this switchyard's 1.0"),
+                   ('sy_text.so', 'not a shared object'),
+                   ('sy_nosym.so', "no 'switchyard_plugin' descriptor symbol"),
+                   ('sy_nocreate.so', 'no create callback'),
+                   ('sy_nobuild.so', 'no build_request callback'),
+                   ('sy_dupkey.so', "config key 'greeting' is declared twice")]:
+        pat = re.compile(r'^  \S*/' + re.escape(f) + ': .*' + re.escape(why), re.M)
+        check(f'plugins --path: {f} listed with its error', pat.search(out) is not None, d)
+
+
+def test_plugins_exit_1_when_nothing_loads():
+    with tempfile.TemporaryDirectory() as empty:
+        rc, out, err = run(['plugins', '--path', empty])
+        check('plugins on an empty dir: exit 1', rc == 1, show(rc, out, err))
+        check('plugins on an empty dir: says so', 'no plugin could be loaded' in err,
+              show(rc, out, err))
+    with tempfile.TemporaryDirectory() as broken:
+        for f in ['sy_abi2.so', 'sy_text.so']:
+            os.symlink(os.path.join(FIXTURES, f), os.path.join(broken, f))
+        rc, out, err = run(['plugins', '--path', broken])
+        d = show(rc, out, err)
+        check('plugins on broken files only: exit 1', rc == 1, d)
+        check('plugins on broken files only: lists them', 'sy_abi2.so: built for' in out
+              and 'sy_text.so: not a shared object' in out, d)
+    rc, out, err = run(['plugins', '--path', f'/nonexistent-dir:{FIXTURES}'])
+    check('plugins --path A:B searches both', rc == 0 and 'good 0.0.1' in out, show(rc, out, err))
+
+
+def test_plugins_usage_errors():
+    for args in (['plugins', '--bogus'], ['plugins', '--path'], ['plugins', 'extra']):
+        rc, out, err = run(args)
+        check(f'{" ".join(args)}: exit 2', rc == 2 and 'usage:' in err, show(rc, out, err))
+    rc, out, err = run(['plugins', '--help'])
+    check('plugins --help: exit 0', rc == 0 and 'usage:' in out, show(rc, out, err))
+
+
+POLICY = """version: 1
+providers:
+  broken:
+    plugin: {name}
+    endpoints:
+      - {{name: e1, base_url: "http://127.0.0.1:9/v1"}}
+migration:
+  stable: broken
+"""
+PLUGIN_LINE = 4
+
+
+def validate(name, env_extra, unset=(), policy=POLICY):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f'uses-{name}.yaml')
+        with open(path, 'w') as f:
+            f.write(policy.format(name=name, dir=FIXTURES))
+        rc, out, err = run(['validate', path], env_extra, unset)
+        return path, rc, out + err
+
+
+def test_validate_reports_each_loader_error_at_the_plugin_line():
+    cases = [
+        ('abi2', 'built for plugin ABI 2.x, this switchyard speaks 1.0'),
+        ('newminor', "newer than this switchyard's 1.0"),
+        ('small', 'descriptor is'),
+        ('text', 'not a shared object'),
+        ('nosym', "no 'switchyard_plugin' descriptor symbol"),
+        ('nocreate', 'no create callback'),
+        ('nobuild', 'no build_request callback'),
+        ('dupkey', "config key 'greeting' is declared twice"),
+        ('badtype', 'has type 42'),
+        ('nope', "plugin 'nope' not found"),
+    ]
+    env = {'SWITCHYARD_PLUGIN_PATH': FIXTURES}
+    for name, want in cases:
+        path, rc, out = validate(name, env)
+        pat = re.compile('^' + re.escape(path) + f':{PLUGIN_LINE}:' + r'\d+: error: .*'
+                         + re.escape(want), re.M)
+        check(f'validate with plugin {name}: exit 1', rc == 1, out)
+        check(f'validate with plugin {name}: error at the plugin: line', pat.search(out), out)
+
+
+def test_validate_accepts_a_good_plugin():
+    path, rc, out = validate('good', {'SWITCHYARD_PLUGIN_PATH': FIXTURES})
+    check('validate with plugin good: exit 0', rc == 0, out)
+
+
+def test_validate_uses_plugins_path_from_the_policy():
+    policy = 'plugins:\n  path: ["{dir}"]\n' + POLICY
+    path, rc, out = validate('abi2', {}, unset=['SWITCHYARD_PLUGIN_PATH'], policy=policy)
+    pat = re.compile('^' + re.escape(path) + f':{PLUGIN_LINE + 2}:' + r'\d+: error: .*'
+                     + re.escape('built for plugin ABI 2.x'), re.M)
+    check('validate finds plugins through plugins.path', rc == 1 and pat.search(out), out)
+
+
+MODES = {
+    'plugins': [test_plugins_lists_the_shipped_plugins,
+                test_plugins_lists_broken_files_with_their_error,
+                test_plugins_exit_1_when_nothing_loads,
+                test_plugins_usage_errors],
+    'validate': [test_validate_reports_each_loader_error_at_the_plugin_line,
+                 test_validate_accepts_a_good_plugin,
+                 test_validate_uses_plugins_path_from_the_policy],
+}
+
+if __name__ == '__main__':
+    mode = sys.argv[2] if len(sys.argv) > 2 else 'plugins'
+    for t in MODES[mode]:
+        t()
+    if failures:
+        print(f'{len(failures)} failed')
+        sys.exit(1)

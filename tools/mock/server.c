@@ -1,0 +1,611 @@
+/*
+ * server.c - worker loops and connections of mock-upstream.
+ *
+ * A connection is a small state machine: READ (parse and answer requests,
+ * pipelined ones in order), WAIT (an injected latency timer runs), STREAM (SSE
+ * chunks, paced by a timer when --chunk-delay-ms is set), HANG (read and drop
+ * input, never answer, close when the client does), CLOSE (flush, then LINGER:
+ * shut down writing and drain input briefly so the client gets all we sent).
+ * Timers are libevent events; nothing ever sleeps.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "answers.h"
+#include "endpoints.h"
+#include "http.h"
+
+#define IN_MAX (MOCK_MAX_HEAD + MOCK_MAX_BODY + 65536) /* unconsumed input we keep */
+#define OUT_HIGH (1024 * 1024)  /* stop answering pipelined requests above this */
+#define LINGER_MS 1000
+
+typedef enum cstate { C_READ, C_WAIT, C_STREAM, C_HANG, C_CLOSE, C_LINGER } cstate;
+
+typedef struct mock_conn {
+    mock_worker *w;
+    struct mock_conn *prev, *next;
+    int fd;
+    struct event *rev, *wev, *tev;
+    int wev_added;
+    mock_buf in;  size_t in_off;
+    mock_buf out; size_t out_off;
+    mock_buf chunked;           /* decoded chunked request body */
+    cstate state;
+    int keep_alive;             /* of the request being answered */
+    int http10;
+    int sent_continue;
+    /* The request being answered. */
+    char endpoint[MOCK_NAME_MAX + 1];
+    mock_job job;
+    mock_decision dec;
+    int chunk_i;                /* next content chunk */
+    int events_sent;            /* SSE data events sent, for truncate_after */
+    int usage_sent;
+} mock_conn;
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return status < 400 ? "OK" : "Error";
+    }
+}
+
+static void conn_free(mock_conn *c)
+{
+    mock_worker *w = c->w;
+    if (c->prev) c->prev->next = c->next;
+    else w->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    event_free(c->rev);
+    event_free(c->wev);
+    event_free(c->tev);
+    close(c->fd);
+    mock_buf_free(&c->in);
+    mock_buf_free(&c->out);
+    mock_buf_free(&c->chunked);
+    mock_buf_free(&c->job.model);
+    free(c);
+}
+
+static void timer_in(mock_conn *c, long ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->tev, &tv);
+}
+
+/* Write what is queued. Returns -1 when the connection is gone. */
+static int conn_flush(mock_conn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c->wev_added) {
+                event_add(c->wev, NULL);
+                c->wev_added = 1;
+            }
+            return 0;
+        }
+        conn_free(c);
+        return -1;
+    }
+    c->out.len = c->out_off = 0;
+    if (c->wev_added) {
+        event_del(c->wev);
+        c->wev_added = 0;
+    }
+    if (c->state == C_CLOSE) {
+        /* Lingering close: a reset would destroy what the client has not read yet. */
+        shutdown(c->fd, SHUT_WR);
+        c->state = C_LINGER;
+        timer_in(c, LINGER_MS);
+    }
+    return 0;
+}
+
+static void after_answer(mock_conn *c)
+{
+    c->state = c->keep_alive ? C_READ : C_CLOSE;
+}
+
+/* Queue a whole response. extra is more header lines (each ending CRLF) or "". */
+static void respond(mock_conn *c, int status, const char *ctype, const char *body, size_t len,
+                    const char *extra)
+{
+    /* Appends rather than printf: this is the hot path of the benchmarks. */
+    mock_buf *o = &c->out;
+    mock_buf_puts(o, "HTTP/1.1 ");
+    mock_buf_u64(o, (unsigned)status);
+    mock_buf_puts(o, " ");
+    mock_buf_puts(o, reason(status));
+    mock_buf_puts(o, "\r\nContent-Type: ");
+    mock_buf_puts(o, ctype);
+    mock_buf_puts(o, "\r\nContent-Length: ");
+    mock_buf_u64(o, len);
+    mock_buf_puts(o, "\r\n");
+    mock_buf_puts(o, extra);
+    mock_buf_puts(o, !c->keep_alive ? "Connection: close\r\n\r\n"
+                     : c->http10 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
+    mock_buf_append(o, body, len);
+    after_answer(c);
+}
+
+static void respond_json(mock_conn *c, int status, const mock_buf *body, const char *extra)
+{
+    respond(c, status, "application/json", body->data, body->len, extra);
+}
+
+static void respond_error(mock_conn *c, int status, const char *msg, const char *extra)
+{
+    mock_buf *s = &c->w->scratch;
+    s->len = 0;
+    mock_error_body(status, msg, s);
+    respond_json(c, status, s, extra);
+}
+
+/* One SSE event "data: DATA\n\n", framed as one HTTP chunk unless HTTP/1.0. */
+static void sse_event(mock_conn *c, const char *data, size_t len)
+{
+    if (!c->http10) mock_buf_printf(&c->out, "%zx\r\n", len + 8);
+    mock_buf_append(&c->out, "data: ", 6);
+    mock_buf_append(&c->out, data, len);
+    mock_buf_append(&c->out, c->http10 ? "\n\n" : "\n\n\r\n", c->http10 ? 2 : 4);
+}
+
+static void sse_start(mock_conn *c)
+{
+    if (c->http10) c->keep_alive = 0;
+    mock_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                             "Cache-Control: no-cache\r\nx-mock-endpoint: %s\r\n%s\r\n",
+                    c->endpoint, c->http10 ? "Connection: close\r\n" : "Transfer-Encoding: chunked\r\n");
+}
+
+static void sse_done(mock_conn *c)
+{
+    static const char done[] = "[DONE]";
+    sse_event(c, done, sizeof(done) - 1);
+    if (!c->http10) mock_buf_append(&c->out, "0\r\n\r\n", 5);
+    after_answer(c);
+}
+
+/* truncate_after reached: close the connection with no [DONE] and no last chunk. */
+static int stream_cut(mock_conn *c)
+{
+    if (c->dec.truncate_after < 0 || c->events_sent < c->dec.truncate_after) return 0;
+    c->keep_alive = 0;
+    c->state = C_CLOSE;
+    return 1;
+}
+
+/* Send stream events until a pause (chunk delay), the end or a cut. */
+static void stream_step(mock_conn *c)
+{
+    const int n = c->w->cfg->chunks;
+    mock_buf *s = &c->w->scratch;
+    for (;;) {
+        if (stream_cut(c)) return;
+        if (c->chunk_i < n) {
+            s->len = 0;
+            mock_stream_chunk(&c->job, c->chunk_i, n, s);
+            sse_event(c, s->data, s->len);
+            c->chunk_i++;
+            c->events_sent++;
+            if (c->chunk_i < n && c->w->cfg->chunk_delay_ms > 0 && !stream_cut(c)) {
+                timer_in(c, c->w->cfg->chunk_delay_ms);
+                return;
+            }
+            continue;
+        }
+        if (c->job.include_usage && !c->usage_sent) {
+            s->len = 0;
+            mock_stream_usage(&c->job, s);
+            sse_event(c, s->data, s->len);
+            c->usage_sent = 1;
+            c->events_sent++;
+            continue;
+        }
+        if (c->dec.truncate_after >= 0) {
+            /* Asked to cut after more events than there are: still no [DONE]. */
+            c->keep_alive = 0;
+            c->state = C_CLOSE;
+            return;
+        }
+        sse_done(c);
+        return;
+    }
+}
+
+static void emit_malformed(mock_conn *c)
+{
+    static const char bad[] = "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion\",\"choices\":[{\"mess";
+    if (c->job.stream && !c->job.bad) {
+        sse_start(c);
+        sse_event(c, bad, sizeof(bad) - 1);
+        sse_done(c);
+        return;
+    }
+    respond(c, 200, "application/json", bad, sizeof(bad) - 1, "");
+}
+
+/* Answer the current request according to its decision (latency already waited). */
+static void emit(mock_conn *c)
+{
+    mock_buf *s = &c->w->scratch;
+    char extra[192];
+    size_t n = strlen(c->endpoint);
+    memcpy(extra, "x-mock-endpoint: ", 17);
+    memcpy(extra + 17, c->endpoint, n);
+    memcpy(extra + 17 + n, "\r\n", 3);
+    n += 19;
+    switch (c->dec.action) {
+    case MOCK_ACT_FAIL:
+        if (c->dec.retry_after[0])
+            snprintf(extra + n, sizeof(extra) - n, "Retry-After: %s\r\n", c->dec.retry_after);
+        respond_error(c, c->dec.status,
+                      c->dec.status == 429 ? "Rate limit reached (injected by mock-upstream)"
+                                           : "Injected failure (mock-upstream)", extra);
+        return;
+    case MOCK_ACT_MALFORMED:
+        emit_malformed(c);
+        return;
+    case MOCK_ACT_HANG:
+        c->state = C_HANG;
+        return;
+    case MOCK_ACT_ANSWER:
+        break;
+    }
+    if (c->job.bad) {
+        respond_error(c, 400, c->job.errmsg, extra);
+        return;
+    }
+    if (c->job.stream) {
+        c->state = C_STREAM;
+        c->chunk_i = c->events_sent = c->usage_sent = 0;
+        sse_start(c);
+        stream_step(c);
+        return;
+    }
+    s->len = 0;
+    mock_answer_body(&c->job, s);
+    if (c->dec.truncate_after >= 0) {
+        /* A non-stream answer cut halfway through its body. */
+        c->keep_alive = 0;
+        mock_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: %zu\r\n%s\r\n", s->len, extra);
+        mock_buf_append(&c->out, s->data, s->len / 2);
+        c->state = C_CLOSE;
+        return;
+    }
+    respond_json(c, 200, s, extra);
+}
+
+static int path_is(const mock_req *r, const char *lit)
+{
+    return strlen(lit) == r->path_len && memcmp(r->path, lit, r->path_len) == 0;
+}
+
+static int method_is(const mock_req *r, const char *m)
+{
+    return strlen(m) == r->method_len && memcmp(r->method, m, r->method_len) == 0;
+}
+
+static void handle_admin(mock_conn *c, const mock_req *r)
+{
+    mock_buf *s = &c->w->scratch;
+    s->len = 0;
+    if (path_is(r, "/_stats")) {
+        if (!method_is(r, "GET")) goto not_allowed;
+        mock_endpoints_stats(s);
+        respond_json(c, 200, s, "");
+        return;
+    }
+    if (path_is(r, "/_stats/reset")) {
+        if (!method_is(r, "POST")) goto not_allowed;
+        mock_endpoints_reset_stats();
+        mock_buf_puts(s, "{\"ok\":true}");
+        respond_json(c, 200, s, "");
+        return;
+    }
+    /* /_control/NAME */
+    const char *name = r->path + 10;
+    size_t len = r->path_len - 10;
+    if (!mock_endpoint_name_ok(name, len)) {
+        respond_error(c, 400, "bad endpoint name in /_control/NAME", "");
+        return;
+    }
+    if (method_is(r, "GET")) {
+        mock_endpoints_show(name, len, s);
+        respond_json(c, 200, s, "");
+        return;
+    }
+    if (!method_is(r, "POST")) goto not_allowed;
+    char err[256];
+    if (mock_endpoints_control(name, len, r->body, r->body_len, s, err, sizeof(err)) < 0) {
+        respond_error(c, 400, err, "");
+        return;
+    }
+    respond_json(c, 200, s, "");
+    return;
+not_allowed:
+    respond_error(c, 405, "method not allowed", "");
+}
+
+static void handle(mock_conn *c, const mock_req *r)
+{
+    if (path_is(r, "/_stats") || path_is(r, "/_stats/reset") ||
+        (r->path_len > 10 && !memcmp(r->path, "/_control/", 10))) {
+        handle_admin(c, r);
+        return;
+    }
+    const char *v1 = memmem(r->path, r->path_len, "/v1/", 4);
+    if (!v1) {
+        respond_error(c, 404, "unknown path (mock-upstream serves [/ENDPOINT]/v1/...)", "");
+        return;
+    }
+    const char *name = "default";
+    size_t name_len = 7;
+    if (v1 != r->path) {
+        name = r->path + 1;
+        name_len = (size_t)(v1 - name);
+        if (!mock_endpoint_name_ok(name, name_len)) {
+            respond_error(c, 404, "bad endpoint name before /v1/", "");
+            return;
+        }
+    }
+    const char *rest = v1 + 4;
+    size_t rest_len = r->path_len - (size_t)(rest - r->path);
+    mock_kind kind;
+    const char *want;
+    if (mock_http_ieq(rest, rest_len, "chat/completions")) kind = MOCK_CHAT, want = "POST";
+    else if (mock_http_ieq(rest, rest_len, "completions")) kind = MOCK_COMPLETIONS, want = "POST";
+    else if (mock_http_ieq(rest, rest_len, "embeddings")) kind = MOCK_EMBEDDINGS, want = "POST";
+    else if (mock_http_ieq(rest, rest_len, "models")) kind = MOCK_MODELS, want = "GET";
+    else {
+        respond_error(c, 404, "unknown path (mock-upstream serves chat/completions, completions, "
+                              "embeddings, models)", "");
+        return;
+    }
+    if (!method_is(r, want)) {
+        respond_error(c, 405, "method not allowed", !strcmp(want, "GET") ? "Allow: GET\r\n"
+                                                                        : "Allow: POST\r\n");
+        return;
+    }
+    memcpy(c->endpoint, name, name_len);
+    c->endpoint[name_len] = '\0';
+    mock_job_parse(&c->job, kind, r->body, r->body_len);
+    mock_seen seen = {
+        .path = r->path, .path_len = r->path_len,
+        .model = c->job.has_model ? c->job.model.data : NULL, .model_len = c->job.model.len,
+        .auth = r->auth, .auth_len = r->auth_len,
+        .headers = r->headers, .headers_len = r->headers_len,
+    };
+    if (mock_endpoints_admit(name, name_len, &seen, &c->w->rng, &c->dec) < 0) {
+        respond_error(c, 503, "too many endpoints in mock-upstream", "");
+        return;
+    }
+    if (c->dec.action == MOCK_ACT_HANG) {
+        c->state = C_HANG;
+        return;
+    }
+    if (c->dec.delay_ms > 0) {
+        c->state = C_WAIT;
+        timer_in(c, c->dec.delay_ms);
+        return;
+    }
+    emit(c);
+}
+
+/* Answer what is buffered, then write. Returns -1 when the connection is gone. */
+static int conn_process(mock_conn *c)
+{
+    while (c->state == C_READ && c->in.len > c->in_off && c->out.len - c->out_off < OUT_HIGH) {
+        mock_req r;
+        const char *why;
+        int rc = mock_http_parse(c->in.data + c->in_off, c->in.len - c->in_off, &r, &c->chunked, &why);
+        if (rc == 0) {
+            if (r.head_done && r.expect_continue && !c->sent_continue) {
+                mock_buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+                c->sent_continue = 1;
+            }
+            break;
+        }
+        if (rc < 0) {
+            c->keep_alive = 0;
+            c->http10 = 0;
+            respond_error(c, -rc, why, "");
+            c->in_off = c->in.len;
+            break;
+        }
+        c->sent_continue = 0;
+        c->keep_alive = r.keep_alive;
+        c->http10 = r.minor_version == 0;
+        handle(c, &r);
+        c->in_off += (size_t)rc;
+    }
+    if (c->in_off == c->in.len) {
+        c->in.len = c->in_off = 0;
+    } else if (c->in_off) {
+        memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+        c->in.len -= c->in_off;
+        c->in_off = 0;
+    }
+    return conn_flush(c);
+}
+
+/* Read and drop input; returns -1 when the connection is gone (EOF or error). */
+static int drain(mock_conn *c)
+{
+    char tmp[16384];
+    for (;;) {
+        ssize_t n = read(c->fd, tmp, sizeof(tmp));
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+        conn_free(c);
+        return -1;
+    }
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    mock_conn *c = arg;
+    if (c->state == C_HANG || c->state == C_LINGER) {
+        drain(c);
+        return;
+    }
+    mock_buf_reserve(&c->in, 16384);
+    ssize_t n = read(fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+    if (n <= 0) {
+        conn_free(c); /* the client left: this also cancels a wait or a stream */
+        return;
+    }
+    c->in.len += (size_t)n;
+    if (c->in.len - c->in_off > IN_MAX) {
+        conn_free(c);
+        return;
+    }
+    if (c->state == C_READ) conn_process(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    mock_conn *c = arg;
+    if (conn_flush(c) < 0) return;
+    if (c->out.len == 0 && c->state == C_READ && c->in.len > c->in_off) conn_process(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    mock_conn *c = arg;
+    switch (c->state) {
+    case C_WAIT: emit(c); break;
+    case C_STREAM: stream_step(c); break;
+    case C_LINGER: conn_free(c); return;
+    default: break;
+    }
+    if (c->state == C_READ) conn_process(c);
+    else conn_flush(c);
+}
+
+static void conn_new(mock_worker *w, int fd)
+{
+    mock_conn *c = calloc(1, sizeof(*c));
+    if (!c) mock_oom();
+    c->w = w;
+    c->fd = fd;
+    c->state = C_READ;
+    c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_read, c);
+    c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+    c->tev = evtimer_new(w->base, on_timer, c);
+    if (!c->rev || !c->wev || !c->tev) mock_oom();
+    event_add(c->rev, NULL);
+    c->next = w->conns;
+    if (w->conns) w->conns->prev = c;
+    w->conns = c;
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    mock_worker *w = arg;
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE)
+                fprintf(stderr, "mock-upstream: accept: %s\n", strerror(errno));
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        conn_new(w, fd);
+    }
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    mock_worker *w = arg;
+    char b[16];
+    while (read(fd, b, sizeof(b)) > 0) {}
+    event_base_loopbreak(w->base);
+}
+
+int mock_worker_init(mock_worker *w, const mock_config *cfg, int listen_fd, uint64_t seed)
+{
+    memset(w, 0, sizeof(*w));
+    w->cfg = cfg;
+    w->listen_fd = listen_fd;
+    w->wake_fd[0] = w->wake_fd[1] = -1;
+    w->rng = seed ? seed : 1;
+    w->base = event_base_new();
+    if (!w->base) return -1;
+    if (pipe2(w->wake_fd, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
+    w->listen_ev = event_new(w->base, listen_fd, EV_READ | EV_PERSIST, on_accept, w);
+    w->wake_ev = event_new(w->base, w->wake_fd[0], EV_READ | EV_PERSIST, on_wake, w);
+    if (!w->listen_ev || !w->wake_ev) return -1;
+    event_add(w->listen_ev, NULL);
+    event_add(w->wake_ev, NULL);
+    return 0;
+}
+
+void *mock_worker_run(void *arg)
+{
+    mock_worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+void mock_worker_stop(mock_worker *w)
+{
+    if (w->wake_fd[1] >= 0) {
+        ssize_t n = write(w->wake_fd[1], "x", 1);
+        (void)n;
+    }
+}
+
+void mock_worker_free(mock_worker *w)
+{
+    while (w->conns) conn_free(w->conns);
+    if (w->listen_ev) event_free(w->listen_ev);
+    if (w->wake_ev) event_free(w->wake_ev);
+    if (w->base) event_base_free(w->base);
+    if (w->listen_fd >= 0) close(w->listen_fd);
+    if (w->wake_fd[0] >= 0) close(w->wake_fd[0]);
+    if (w->wake_fd[1] >= 0) close(w->wake_fd[1]);
+    mock_buf_free(&w->scratch);
+    w->base = NULL;
+}
