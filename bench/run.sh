@@ -159,6 +159,22 @@ EOF
     done
 }
 
+# Other work on the machine skews every number: measure how idle it is first.
+cpu_idle_pct() {
+    local a b
+    a=$(awk '/^cpu /{t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6}' /proc/stat)
+    sleep 1
+    b=$(awk '/^cpu /{t = 0; for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6}' /proc/stat)
+    echo "$a $b" | awk '{d = $3 - $1; print (d > 0 ? int(100 * ($4 - $2) / d) : 100)}'
+}
+IDLE=$(cpu_idle_pct)
+if [ "$IDLE" -lt 90 ]; then
+    BUSY="the machine was only $IDLE% idle before the run: other work skews these numbers"
+    note "warning: $BUSY"
+else
+    BUSY=""
+fi
+
 # --- mock-upstream ---------------------------------------------------------
 "${ON_MOCK[@]}" "$MOCK_BIN" --listen 127.0.0.1:0 --port-file "$TMP/mock.port" > "$TMP/mock.log" 2>&1 &
 MOCK_PID=$!
@@ -276,9 +292,9 @@ EOF
 done
 
 # --- report ----------------------------------------------------------------
-python3 - "$ROWS" "$OUT/skipped.txt" "$PINNING" "$DURATION" "$BODY" "$NGINX" > "$OUT/summary.md" <<'EOF'
+python3 - "$ROWS" "$OUT/skipped.txt" "$PINNING" "$DURATION" "$BODY" "$NGINX" "$BUSY" > "$OUT/summary.md" <<'EOF'
 import csv, os, platform, subprocess, sys
-rows_file, skipped_file, pinning, duration, body, nginx = sys.argv[1:]
+rows_file, skipped_file, pinning, duration, body, nginx, busy = sys.argv[1:]
 rows = list(csv.DictReader(open(rows_file)))
 skipped = [l.strip() for l in open(skipped_file) if l.strip()]
 
@@ -305,7 +321,10 @@ print("- %s; %s" % (version([nginx, "-v"]), version(["wrk", "-v"]).split("[")[0]
 print("- load: wrk, 1 thread, keep-alive, POST of %s (%d bytes), %s per row; %s"
       % (os.path.basename(body), os.path.getsize(body), duration, pinning))
 print("- CPU/req: utime+stime of the process from /proc/PID/stat across the row, divided by the")
-print("  requests wrk completed; RSS: VmRSS after the row / VmHWM (peak); nginx: its worker process\n")
+print("  requests wrk completed; RSS: VmRSS after the row / VmHWM (peak); nginx: its worker process")
+if busy:
+    print("- **warning: %s**" % busy)
+print()
 print("| target | conns | req/s | p50 µs | p99 µs | proxy CPU µs/req | mock CPU µs/req | proxy RSS / peak MiB | errors |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
 p50 = {}

@@ -70,7 +70,8 @@ for name in "$@"; do
             -artifact_prefix="$work/" ${FUZZ_ARGS:-} "$work/corpus" \
             >"$work/log.txt" 2>&1; then
         failed=1
-        echo "!! fuzz-$name found a problem: see $work/log.txt and $work/crash-* / leak-* / timeout-*"
+        echo "!! fuzz-$name found a problem: see $work/log.txt and"
+        echo "   $work/crash-* / leak-* / timeout-* / oom-*"
         tail -n 40 "$work/log.txt"
     else
         grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' \

@@ -4,9 +4,10 @@
  * the demo policy, by tests, and by `simulate`.
  *
  * Outcomes are configurable per provider (and error_rate / latency per
- * endpoint): injected errors, latency with jitter, cut streams, and a list of
- * served models (others get OpenAI's 404 model_not_found, which the wire
- * classification turns into NEXT). All chance goes through host->random_u64,
+ * endpoint): injected errors, latency with jitter, pacing of stream events
+ * (the host sends the first after ttfb_ms and spreads the rest evenly up to
+ * delay_ms), cut streams, and a list of served models (others get OpenAI's
+ * 404 model_not_found, which the wire classification turns into NEXT). All chance goes through host->random_u64,
  * so a seeded host makes every run repeatable. Three draws are made for every
  * request, always in the same order (error, jitter, truncation), so changing
  * one rate never shifts the others' outcomes.
@@ -27,13 +28,15 @@
 #define DEF_ERROR_STATUS 503
 #define DEF_LATENCY_MS 20
 #define DEF_CHUNKS 5
+#define DEF_CHUNK_DELAY_MS 10
 #define DEF_REPLY "Hello from the switchyard mock provider."
 #define MAX_CHUNKS 1000
 #define MAX_LATENCY_MS (10 * 60 * 1000)
+#define MAX_CHUNK_DELAY_MS (10 * 1000)
 #define MAX_MODELS 256
 
-enum { K_ERROR_RATE, K_ERROR_STATUS, K_LATENCY, K_JITTER, K_REPLY, K_CHUNKS, K_TRUNCATE,
-       K_MODELS };
+enum { K_ERROR_RATE, K_ERROR_STATUS, K_LATENCY, K_JITTER, K_REPLY, K_CHUNKS, K_CHUNK_DELAY,
+       K_TRUNCATE, K_MODELS };
 enum { E_ERROR_RATE, E_LATENCY };
 
 static const sy_config_key mock_keys[] = {
@@ -48,6 +51,8 @@ static const sy_config_key mock_keys[] = {
     [K_REPLY] = {"reply", SY_CFG_STRING, DEF_REPLY, 0, "the assistant's text in every answer"},
     [K_CHUNKS] = {"stream_chunks", SY_CFG_INT, STR(DEF_CHUNKS), 0,
                   "content events per streamed answer, 1..1000"},
+    [K_CHUNK_DELAY] = {"chunk_delay", SY_CFG_DURATION, STR(DEF_CHUNK_DELAY_MS) "ms", 0,
+                       "time between a stream's events, after the first"},
     [K_TRUNCATE] = {"truncate_rate", SY_CFG_NUMBER, "0", 0,
                     "share of streams cut midway (no [DONE]), as an upstream cut would, 0..1"},
     [K_MODELS] = {"models", SY_CFG_STRING, "", 0,
@@ -72,6 +77,7 @@ typedef struct mock {
     int64_t latency_ms, jitter_ms;
     char *reply;
     int chunks;
+    int64_t chunk_delay_ms;
     double truncate_rate;
     char **models; /* NULL: every model */
     size_t n_models;
@@ -154,6 +160,7 @@ static int mock_create(const sy_host_api *host, const sy_config_value *cfg, void
     m->latency_ms = has(cfg, K_LATENCY) ? cfg[K_LATENCY].i : DEF_LATENCY_MS;
     m->jitter_ms = has(cfg, K_JITTER) ? cfg[K_JITTER].i : 0;
     m->chunks = has(cfg, K_CHUNKS) ? (int)cfg[K_CHUNKS].i : DEF_CHUNKS;
+    m->chunk_delay_ms = has(cfg, K_CHUNK_DELAY) ? cfg[K_CHUNK_DELAY].i : DEF_CHUNK_DELAY_MS;
     m->truncate_rate = has(cfg, K_TRUNCATE) ? cfg[K_TRUNCATE].d : 0.0;
     const char *reply = has(cfg, K_REPLY) && cfg[K_REPLY].s ? cfg[K_REPLY].s : DEF_REPLY;
     const char *models = has(cfg, K_MODELS) && cfg[K_MODELS].s ? cfg[K_MODELS].s : "";
@@ -176,6 +183,10 @@ static int mock_create(const sy_host_api *host, const sy_config_value *cfg, void
     if (m->latency_ms < 0 || m->latency_ms > MAX_LATENCY_MS || m->jitter_ms < 0 ||
         m->jitter_ms > MAX_LATENCY_MS) {
         snprintf(err, errlen, "latency and latency_jitter must be between 0 and 10m");
+        goto fail;
+    }
+    if (m->chunk_delay_ms < 0 || m->chunk_delay_ms > MAX_CHUNK_DELAY_MS) {
+        snprintf(err, errlen, "chunk_delay must be between 0 and 10s");
         goto fail;
     }
     if (has(cfg, K_CHUNKS) && (cfg[K_CHUNKS].i < 1 || cfg[K_CHUNKS].i > MAX_CHUNKS)) {
@@ -252,9 +263,9 @@ static int mock_local_reply(void *instance, const sy_endpoint *ep, const sy_requ
     int64_t latency = has(ec, E_LATENCY) ? ec[E_LATENCY].i : m->latency_ms;
 
     double u_error = unit_draw(h), u_jitter = unit_draw(h), u_truncate = unit_draw(h);
-    int64_t delay = latency + (int64_t)(u_jitter * (double)(m->jitter_ms + 1));
-    if (delay > latency + m->jitter_ms) delay = latency + m->jitter_ms;
-    out->delay_ms = out->ttfb_ms = delay;
+    int64_t first = latency + (int64_t)(u_jitter * (double)(m->jitter_ms + 1));
+    if (first > latency + m->jitter_ms) first = latency + m->jitter_ms;
+    out->delay_ms = out->ttfb_ms = first;
 
     cJSON *root = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
     const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "model");
@@ -310,6 +321,12 @@ static int mock_local_reply(void *instance, const sy_endpoint *ep, const sy_requ
         if (out->status == 200) {
             out->usage.input_tokens = a.prompt_tokens;
             out->usage.output_tokens = a.truncate ? -1 : a.completion_tokens;
+        }
+        if (out->status == 200 && a.stream && !b.oom) {
+            /* The first event after `latency`, then one every chunk_delay. */
+            int64_t events = 0;
+            for (const char *p = b.p; (p = strstr(p, "\n\n")) != NULL; p += 2) events++;
+            if (events > 1) out->delay_ms = first + (events - 1) * m->chunk_delay_ms;
         }
     }
     cJSON_Delete(root);

@@ -222,9 +222,14 @@ int cmd_validate(int argc, char **argv)
         free(files);
         return 2;
     }
+    /* Diagnostics come in bursts of short writes: buffer them (each file's
+     * are flushed before its summary line). */
+    static char errbuf[1 << 16];
+    setvbuf(stderr, errbuf, _IOFBF, sizeof errbuf);
     int rc = 0;
     for (size_t i = 0; i < n_files; i++)
         if (validate_one(files[i]) != 0) rc = 1;
+    fflush(stderr);
     free(files);
     return rc;
 }

@@ -315,18 +315,34 @@ static void print_one(FILE *out, const sy_diags *d, const sy_diag *g, line_curso
         print_source(out, src->text + start, ll, g->line, g->col);
 }
 
+/* stderr is unbuffered: each diagnostic is formatted in memory and written
+ * with one call, not one system call per character. */
+static void print_buffered(FILE *out, const sy_diags *d, const sy_diag *g, line_cursor *cur)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    if (!mem) {
+        print_one(out, d, g, cur);
+        return;
+    }
+    print_one(mem, d, g, cur);
+    if (fclose(mem) == 0) fwrite(buf, 1, len, out);
+    free(buf);
+}
+
 void sy_diags_print(const sy_diags *d, FILE *out)
 {
     if (d->n == 0) return;
     const sy_diag **order = malloc(d->n * sizeof *order);
     line_cursor cur = {0};
     if (!order) { /* print unsorted rather than not at all */
-        for (size_t i = 0; i < d->n; i++) print_one(out, d, &d->items[i], &cur);
+        for (size_t i = 0; i < d->n; i++) print_buffered(out, d, &d->items[i], &cur);
         return;
     }
     for (size_t i = 0; i < d->n; i++) order[i] = &d->items[i];
     qsort(order, d->n, sizeof *order, cmp_diag);
-    for (size_t i = 0; i < d->n; i++) print_one(out, d, order[i], &cur);
+    for (size_t i = 0; i < d->n; i++) print_buffered(out, d, order[i], &cur);
     free(order);
 }
 
@@ -384,4 +400,21 @@ const char *sy_nearest(const char *word, const char *const *candidates)
         }
     }
     return best;
+}
+
+/* ---- secrets ------------------------------------------------------------ */
+
+void sy_diags_redact(sy_diags *d, sy_loc loc, size_t len, int quoted)
+{
+    if (!loc.file || loc.line == 0) return;
+    for (size_t i = 0; i < d->n_sources; i++) {
+        sy_diag_source *src = &d->sources[i];
+        if (!src->file || strcmp(src->file, loc.file) != 0) continue;
+        size_t start, ll;
+        if (sy_text_line(src->text, src->len, loc.line, &start, &ll) != 0) return;
+        size_t b = col_to_byte(src->text + start, ll, loc.col);
+        if (quoted && b < ll) b++; /* keep the opening quote, hide what it quotes */
+        for (size_t k = 0; k < len && b + k < ll; k++) src->text[start + b + k] = '*';
+        return;
+    }
 }

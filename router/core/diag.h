@@ -57,6 +57,11 @@ void sy_diag_add(sy_diags *d, sy_diag_level level, sy_loc loc, const char *fmt, 
 #define sy_error(d, loc, ...) sy_diag_add((d), SY_DIAG_ERROR, (loc), __VA_ARGS__)
 #define sy_warning(d, loc, ...) sy_diag_add((d), SY_DIAG_WARNING, (loc), __VA_ARGS__)
 
+/* Hide a secret written literally into a registered source: len characters
+ * from loc (inside the quotes of a quoted scalar) print as '*' in every
+ * source line shown under a diagnostic. */
+void sy_diags_redact(sy_diags *d, sy_loc loc, size_t len, int quoted);
+
 /* Print every diagnostic, in file/line order, each followed by its source line
  * and a caret when the source is known. */
 void sy_diags_print(const sy_diags *d, FILE *out);

@@ -195,8 +195,10 @@ void sy_plan_build(const sy_policy *p, const sy_route_input *in, sy_plan *out)
     if (!p || !in) return;
 
     const sy_migration_conf *m = &p->migration;
-    out->sticky_source = in->sticky_key ? in->sticky_source : NULL;
-    if (in->sticky_key) {
+    /* An empty key is no key, as in sy_sticky_pick. */
+    int has_key = in->sticky_key && in->sticky_key_len > 0;
+    out->sticky_source = has_key ? in->sticky_source : NULL;
+    if (has_key) {
         out->has_key = 1;
         out->bucket = sy_sticky_bucket(sy_rollout_id(p), in->sticky_key, in->sticky_key_len);
     }

@@ -13,6 +13,14 @@
  * arm's provider (canary: only rollout.canary_endpoints) and, on the canary arm
  * with fallback_to_stable, the stable provider; each provider's endpoints in
  * priority order. Steps of one (provider, model) form one route.
+ *
+ * Details (planner.c): only the requested model's own fallback chain is
+ * followed, not the chains of its fallback models (the chain a user writes
+ * for a model is the whole list of what may answer for it); a model listed
+ * twice is tried once, and a (endpoint, model) pair already in the plan is not
+ * added again. An empty sticky value counts as absent. Routes are numbered
+ * from 0 in the order they first appear; a route whose endpoints were all
+ * filtered out gets no number.
  */
 #ifndef SY_PLANNER_H
 #define SY_PLANNER_H

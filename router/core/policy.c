@@ -67,6 +67,7 @@ void sy_policy_free(sy_policy *p)
             sy_policy_endpoint *ep = &prov->endpoints[j];
             free(ep->name);
             free(ep->base_url);
+            free(ep->base_url_raw);
             if (prov->plugin) sy_pk_free_config(prov->plugin->endpoint_keys, ep->plugin_cfg);
         }
         free(prov->endpoints);

@@ -33,6 +33,8 @@ typedef struct sy_policy_endpoint {
     sy_config_value *plugin_cfg; /* aligned with plugin->endpoint_keys; NULL when it has none */
     size_t global_index;   /* 0..policy->n_endpoints_total-1, for runtime state arrays */
     sy_endpoint view;      /* the ABI view handed to plugins (points into this struct) */
+    char *base_url_raw;    /* base_url as written ("${RELAY_URL}/v1") when it used the
+                            * environment, else NULL: what explain and logs may print */
 } sy_policy_endpoint;
 
 typedef struct sy_price {

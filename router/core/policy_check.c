@@ -60,11 +60,14 @@ static long find_provider(const sy_policy *p, const char *name)
 
 static void list_names(char *buf, size_t cap, const char *const *names, size_t n)
 {
+    size_t len = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i) strncat(buf, ", ", cap - strlen(buf) - 1);
-        strncat(buf, names[i], cap - strlen(buf) - 1);
+    for (size_t i = 0; i < n && len + 1 < cap; i++) {
+        int w = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0) break;
+        len += (size_t)w;
     }
+    if (len >= cap) buf[cap - 1] = 0;
 }
 
 /* "no provider named `x`; did you mean `y`? Providers: a, b" */
@@ -77,8 +80,9 @@ static void unknown_provider(sy_pctx *c, const sy_ynode *v, const char *path)
     names[n] = NULL;
     char list[1024];
     list_names(list, sizeof list, names, n);
+    if (p->n_providers > n) strncat(list, ", ...", sizeof list - strlen(list) - 1);
     /* v->str is the name as written (names never come from the environment). */
-    const char *near = sy_nearest(v->str ? v->str : "", names);
+    const char *near = sy_pk_nearest(c, v->str ? v->str : "", names, n);
     if (near)
         sy_error(c->d, v->loc, "`%s`: no provider named `%.60s`; did you mean `%s`? Providers: %s",
                  path, v->str, near, list);
@@ -155,26 +159,30 @@ static void check_migration(sy_pctx *c)
     }
     if (!at(rollout, "percent", NULL) && m->n_steps > 0) m->percent = m->steps[0];
 
-    for (size_t i = 0; i < m->n_canary_endpoints; i++) {
-        int found = 0;
-        const char *names[129];
+    if (m->n_canary_endpoints > 0) {
+        /* In the order written (for the list and suggestions) and sorted (to look up). */
+        const char **names = sy_xcalloc(cp->n_endpoints + 1, sizeof *names);
+        const char **sorted = sy_xcalloc(cp->n_endpoints + 1, sizeof *sorted);
         size_t n = 0;
-        for (size_t j = 0; j < cp->n_endpoints; j++) {
-            if (!cp->endpoints[j].name) continue;
-            if (!strcmp(cp->endpoints[j].name, m->canary_endpoints[i])) found = 1;
-            if (n < 128) names[n++] = cp->endpoints[j].name;
-        }
-        names[n] = NULL;
-        if (found) continue;
+        for (size_t j = 0; j < cp->n_endpoints; j++)
+            if (cp->endpoints[j].name) names[n++] = cp->endpoints[j].name;
+        memcpy(sorted, names, n * sizeof *names);
+        sy_pk_sort_names(sorted, n);
         char list[1024];
-        list_names(list, sizeof list, names, n);
-        const char *near = sy_nearest(m->canary_endpoints[i], names);
-        char sug[200] = "";
-        if (near) snprintf(sug, sizeof sug, "; did you mean `%s`?", near);
-        sy_error(c->d, c->canary_ep_loc[i],
-                 "`migration.rollout.canary_endpoints[%zu]`: the canary `%s` has no endpoint "
-                 "named `%.60s`%s Its endpoints: %s",
-                 i, cp->name, m->canary_endpoints[i], near ? sug : ";", list);
+        list_names(list, sizeof list, names, n < 64 ? n : 64);
+        if (n > 64) strncat(list, ", ...", sizeof list - strlen(list) - 1);
+        for (size_t i = 0; i < m->n_canary_endpoints; i++) {
+            if (sy_pk_sorted_has(sorted, n, m->canary_endpoints[i])) continue;
+            const char *near = sy_pk_nearest(c, m->canary_endpoints[i], names, n);
+            char sug[200] = ";";
+            if (near) snprintf(sug, sizeof sug, "; did you mean `%s`?", near);
+            sy_error(c->d, c->canary_ep_loc[i],
+                     "`migration.rollout.canary_endpoints[%zu]`: the canary `%s` has no endpoint "
+                     "named `%.60s`%s Its endpoints: %s",
+                     i, cp->name, m->canary_endpoints[i], sug, list);
+        }
+        free(names);
+        free(sorted);
     }
 
     const sy_ynode *steps = at(rollout, "steps", NULL);
@@ -354,27 +362,33 @@ static void check_cycles(sy_pctx *c)
     free(stack_edge);
 }
 
-static int has_price(const sy_policy *p, const char *m)
-{
-    if (sy_policy_price(p, m)) return 1;
-    for (size_t i = 0; i < p->n_providers; i++)
-        if (sy_policy_price_at(p, &p->providers[i], m) != sy_policy_price(p, m)) return 1;
-    return 0;
-}
-
 static void check_budget(sy_pctx *c)
 {
     sy_policy *p = c->p;
     if (!p->budget.enabled) return;
     const sy_ynode *bk = key_at(c->root, "budget", NULL);
     sy_loc loc = first_loc(c, bk, NULL);
+    /* Every model with a price anywhere, sorted, to look up. */
+    size_t np = p->n_prices;
+    for (size_t i = 0; i < p->n_providers; i++) np += p->providers[i].n_prices;
+    const char **priced = sy_xcalloc(np + 1, sizeof *priced);
+    size_t k = 0;
+    for (size_t i = 0; i < p->n_prices; i++) priced[k++] = p->prices[i].model;
+    for (size_t i = 0; i < p->n_providers; i++)
+        for (size_t j = 0; j < p->providers[i].n_prices; j++)
+            priced[k++] = p->providers[i].prices[j].model;
+    sy_pk_sort_names(priced, k);
     char missing[1024] = "";
-    size_t n = 0;
+    size_t n = 0, len = 0;
     for (size_t i = 0; i < p->n_models; i++) {
-        if (has_price(p, p->models[i])) continue;
-        if (n++) strncat(missing, ", ", sizeof missing - strlen(missing) - 1);
-        strncat(missing, p->models[i], sizeof missing - strlen(missing) - 1);
+        if (sy_pk_sorted_has(priced, k, p->models[i])) continue;
+        if (n++ == 0 || len + strlen(p->models[i]) + 8 < sizeof missing)
+            len += (size_t)snprintf(missing + len, sizeof missing - len, "%s%s", n > 1 ? ", " : "",
+                                    p->models[i]);
+        else if (len + 5 < sizeof missing && missing[len - 1] != '.')
+            len += (size_t)snprintf(missing + len, sizeof missing - len, ", ...");
     }
+    free(priced);
     if (p->n_models == 0)
         sy_warning(c->d, loc,
                    "`budget` counts cost from `models.prices`, and the policy gives no prices");

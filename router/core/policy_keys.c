@@ -90,7 +90,8 @@ const sy_pkey sy_pk_endpoint[] = {
     {.name = "name", .type = SY_PK_CUSTOM, .offset = OFF(sy_policy_endpoint, name),
      .flags = SY_PKF_REQUIRED, .parse = sy_pk_parse_name, .type_doc = "name",
      .help = "unique within the provider; used in metrics, headers and canary_endpoints"},
-    {.name = "base_url", .type = SY_PK_URL, .offset = OFF(sy_policy_endpoint, base_url),
+    {.name = "base_url", .type = SY_PK_CUSTOM, .offset = OFF(sy_policy_endpoint, base_url),
+     .parse = sy_pk_parse_base_url, .type_doc = "URL",
      .help = "upstream base URL, e.g. https://api.openai.com/v1; may be left out when the "
              "plugin derives it (holysheep: region)"},
     {.name = "priority", .type = SY_PK_INT, .offset = OFF(sy_policy_endpoint, priority),

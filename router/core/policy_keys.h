@@ -86,6 +86,7 @@ SY_PK_PARSER(sy_pk_parse_plugin_path);
 SY_PK_PARSER(sy_pk_parse_providers);
 SY_PK_PARSER(sy_pk_parse_endpoints);
 SY_PK_PARSER(sy_pk_parse_name);
+SY_PK_PARSER(sy_pk_parse_base_url);
 SY_PK_PARSER(sy_pk_parse_health_path);
 SY_PK_PARSER(sy_pk_parse_retry_on);
 SY_PK_PARSER(sy_pk_parse_fallbacks);
@@ -124,6 +125,7 @@ struct sy_pctx {
     sy_loc *canary_ep_loc;
     int have_stable, have_canary;
     size_t prov_errors;      /* errors before the current provider was read */
+    unsigned suggestions;    /* "did you mean" searches made (capped: each is costly) */
     int early_done;          /* SY_PKF_EARLY keys of the root are parsed */
     const sy_ynode *client_keys_unset; /* server.client_keys named an unset ${VAR} */
     /* Values from the environment given to the current provider's plugin,
@@ -176,6 +178,18 @@ char *sy_pk_url(sy_pctx *c, const sy_ynode *v, const char *path, int *unset);
 const char *sy_pk_url_problem(const char *s);
 /* A name for providers, endpoints, models: printable, no spaces, <= 128 bytes. */
 int sy_pk_name_ok(const char *s);
+
+/* sy_nearest over a list that may be long (names the user wrote): NULL once
+ * a load has made enough of these searches, so a file with thousands of bad
+ * references stays fast. */
+const char *sy_pk_nearest(sy_pctx *c, const char *word, const char *const *cands, size_t n);
+/* Duplicates in names[0..n) (NULL entries are skipped): returns a malloc'd
+ * array where first[i] is the index of the first name equal to names[i]
+ * (i itself when names[i] is the first). O(n log n). */
+size_t *sy_pk_first_of(const char *const *names, size_t n);
+/* Is name in sorted[0..n)? (bsearch over strcmp order) */
+int sy_pk_sorted_has(const char *const *sorted, size_t n, const char *name);
+void sy_pk_sort_names(const char **names, size_t n);
 
 /* Wrong shape: "`path`: expected a mapping, got a list". */
 void sy_pk_expect(sy_pctx *c, const sy_ynode *v, const char *path, const char *what);

@@ -188,7 +188,10 @@ void sy_pk_parse_client_keys(sy_pctx *c, const sy_ynode *key, const sy_ynode *v,
                                  &unset);
             if (unset && !c->client_keys_unset) c->client_keys_unset = v->items[i];
             if (!t) continue;
-            if (!env && *t) literal = 1;
+            if (!env && *t) {
+                literal = 1;
+                sy_diags_redact(c->d, v->items[i]->loc, v->items[i]->len, v->items[i]->quoted);
+            }
             add_tokens(c, v->items[i], path, t, &keys, &n);
             memset(t, 0, strlen(t));
             free(t);
@@ -198,7 +201,10 @@ void sy_pk_parse_client_keys(sy_pctx *c, const sy_ynode *key, const sy_ynode *v,
         char *t = sy_pk_text(c, v, path, fl, &env, &unset);
         if (unset) c->client_keys_unset = v;
         if (!t) return;
-        if (!env && *t) literal = 1;
+        if (!env && *t) {
+            literal = 1;
+            sy_diags_redact(c->d, v->loc, v->len, v->quoted);
+        }
         add_tokens(c, v, path, t, &keys, &n);
         memset(t, 0, strlen(t));
         free(t);
@@ -296,6 +302,26 @@ void sy_pk_parse_name(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, void *
     *dst = t;
 }
 
+/* An endpoint's base URL, and its raw text when it used the environment
+ * (what explain and logs print instead of the value). */
+void sy_pk_parse_base_url(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, void *base,
+                          const sy_pkey *k, const char *path)
+{
+    sy_policy_endpoint *ep = base;
+    int unset = 0;
+    char *t = sy_pk_url(c, v, path, &unset);
+    if (!t) return;
+    free(ep->base_url);
+    free(ep->base_url_raw);
+    ep->base_url = t;
+    ep->base_url_raw = NULL;
+    if (strstr(v->str, "${")) {
+        ep->base_url_raw = sy_xstrdup(v->str);
+        size_t n = strlen(ep->base_url_raw);
+        while (n > 0 && ep->base_url_raw[n - 1] == '/') ep->base_url_raw[--n] = 0;
+    }
+}
+
 void sy_pk_parse_health_path(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, void *base,
                              const sy_pkey *k, const char *path)
 {
@@ -333,6 +359,7 @@ void sy_pk_parse_endpoints(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, v
         return;
     }
     prov->endpoints = sy_xcalloc(n, sizeof *prov->endpoints);
+    const sy_ynode **items = sy_xcalloc(n, sizeof *items);
     const sy_config_key *extra = sy_pk_endpoint_extra(c, prov);
     const char *owner = prov->plugin ? prov->plugin->name : NULL;
     for (size_t i = 0; i < n; i++) {
@@ -343,25 +370,32 @@ void sy_pk_parse_endpoints(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, v
             sy_pk_expect(c, item, ip, "an endpoint mapping, e.g. {name: global, base_url: ...}");
             continue;
         }
+        items[prov->n_endpoints] = item;
         sy_policy_endpoint *ep = &prov->endpoints[prov->n_endpoints++];
         ep->loc = item->loc;
         ep->global_index = i;
         sy_pk_defaults(c, sy_pk_endpoint, ep);
         sy_pk_parse_map(c, NULL, item, sy_pk_endpoint, ep, ip, extra, owner);
         sy_pk_endpoint_plugin(c, prov, ep, item, ip);
-        if (!ep->name) continue;
-        for (size_t j = 0; j + 1 < prov->n_endpoints; j++) {
-            const sy_policy_endpoint *o = &prov->endpoints[j];
-            if (o->name && !strcmp(o->name, ep->name)) {
-                const sy_ynode *nn = sy_ymap_get(item, "name");
-                sy_error(c->d, nn ? nn->loc : item->loc,
-                         "`%s.name`: duplicate endpoint name `%s` in provider `%s` (first at "
-                         "line %u)",
-                         ip, ep->name, prov->name, o->loc.line);
-                break;
-            }
-        }
     }
+
+    /* Duplicate names, each reported where it repeats. */
+    const char **names = sy_xcalloc(prov->n_endpoints + 1, sizeof *names);
+    for (size_t i = 0; i < prov->n_endpoints; i++) names[i] = prov->endpoints[i].name;
+    size_t *first = sy_pk_first_of(names, prov->n_endpoints);
+    for (size_t i = 0; i < prov->n_endpoints; i++) {
+        if (first[i] == i) continue;
+        const sy_policy_endpoint *ep = &prov->endpoints[i];
+        const sy_ynode *nn = sy_ymap_get(items[i], "name");
+        char ip[PATH_CAP];
+        idx_path(ip, sizeof ip, path, ep->global_index);
+        sy_error(c->d, nn ? nn->loc : ep->loc,
+                 "`%s.name`: duplicate endpoint name `%s` in provider `%s` (first at line %u)",
+                 ip, ep->name, prov->name, prov->endpoints[first[i]].loc.line);
+    }
+    free(first);
+    free(names);
+    free(items);
 }
 
 void sy_pk_parse_providers(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, void *base,
@@ -386,14 +420,7 @@ void sy_pk_parse_providers(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, v
                      path, kn->str ? kn->str : "");
             continue;
         }
-        int dup = 0;
-        for (size_t j = 0; j < p->n_providers; j++)
-            if (!strcmp(p->providers[j].name, kn->str)) {
-                sy_error(c->d, kn->loc, "`%s`: duplicate provider name `%s` (first at line %u)",
-                         path, kn->str, p->providers[j].loc.line);
-                dup = 1;
-            }
-        if (dup) continue;
+        /* Duplicate provider names are duplicate keys: the YAML reader refuses them. */
         sy_policy_provider *prov = &p->providers[p->n_providers++];
         prov->name = sy_xstrdup(kn->str);
         prov->loc = kn->loc;
@@ -514,17 +541,24 @@ void sy_pk_parse_fallbacks(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, v
                 free(t);
                 continue;
             }
-            int dup = 0;
-            for (size_t m = 0; m < ch->n_to; m++) dup |= !strcmp(ch->to[m], t);
-            if (dup) {
-                sy_error(c->d, it->loc, "`%s`: `%.60s` is listed twice in this chain", ip,
-                         it->str);
-                free(t);
-                continue;
-            }
             c->fallback_to_loc[ci][ch->n_to] = it->loc;
             ch->to[ch->n_to++] = t;
         }
+        /* A model twice in one chain: reported, and dropped from it. */
+        size_t *first = sy_pk_first_of((const char *const *)ch->to, ch->n_to);
+        size_t kept = 0;
+        for (size_t j = 0; j < ch->n_to; j++) {
+            if (first[j] != j) {
+                sy_error(c->d, c->fallback_to_loc[ci][j],
+                         "`%s`: `%s` is listed twice in this chain", cp, ch->to[j]);
+                free(ch->to[j]);
+                continue;
+            }
+            c->fallback_to_loc[ci][kept] = c->fallback_to_loc[ci][j];
+            ch->to[kept++] = ch->to[j];
+        }
+        ch->n_to = kept;
+        free(first);
     }
 }
 
@@ -681,16 +715,22 @@ void sy_pk_parse_canary_endpoints(sy_pctx *c, const sy_ynode *key, const sy_ynod
         idx_path(ip, sizeof ip, path, i);
         char *t = sy_pk_literal(c, it, ip);
         if (!t) continue;
-        int dup = 0;
-        for (size_t j = 0; j < n; j++) dup |= !strcmp(names[j], t);
-        if (dup) {
-            sy_error(c->d, it->loc, "`%s`: `%.60s` is listed twice", ip, it->str);
-            free(t);
-            continue;
-        }
         c->canary_ep_loc[n] = it->loc;
         names[n++] = t;
     }
+    size_t *first = sy_pk_first_of((const char *const *)names, n);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (first[i] != i) {
+            sy_error(c->d, c->canary_ep_loc[i], "`%s`: `%s` is listed twice", path, names[i]);
+            free(names[i]);
+            continue;
+        }
+        c->canary_ep_loc[kept] = c->canary_ep_loc[i];
+        names[kept++] = names[i];
+    }
+    n = kept;
+    free(first);
     free_strv(m->canary_endpoints, m->n_canary_endpoints, 0);
     m->canary_endpoints = names;
     m->n_canary_endpoints = n;

@@ -140,11 +140,13 @@ static int parse_cfg_value(sy_pctx *c, const sy_config_key *k, const sy_ynode *v
             return -1;
         }
         if (env) remember_env_value(c, t, v->str);
-        if (k->type == SY_CFG_SECRET && !env && *t && v->loc.line > 0)
+        if (k->type == SY_CFG_SECRET && !env && *t && v->loc.line > 0) {
+            sy_diags_redact(c->d, v->loc, v->len, v->quoted);
             sy_warning(c->d, v->loc,
                        "`%s` holds a secret written into the policy; prefer ${VAR} from the "
                        "environment",
                        path);
+        }
         out->s = t;
         out->set = 1;
         return 0;
@@ -279,8 +281,8 @@ void sy_pk_provider_finish(sy_pctx *c, sy_policy_provider *prov, const sy_ynode 
                                      sizeof e2) != 0) {
                 e2[sizeof e2 - 1] = 0;
                 scrub(c, e2, sizeof e2);
-                sy_error(c->d, ep->loc, "`%s`: endpoint `%s`: %s", ep_path, ep->name,
-                         e2[0] ? e2 : "the plugin refused it");
+                sy_error(c->d, ep->loc, "`%s`: %s", ep_path,
+                         e2[0] ? e2 : "the plugin refused this endpoint");
                 continue;
             }
             url[sizeof url - 1] = 0;
@@ -307,6 +309,14 @@ void sy_pk_provider_finish(sy_pctx *c, sy_policy_provider *prov, const sy_ynode 
         if (!ep->base_url || strcmp(ep->base_url, url)) {
             free(ep->base_url);
             ep->base_url = sy_xstrdup(url);
+        }
+        /* A URL the plugin built from values from the environment (a region
+         * from ${VAR}) is printed with their raw text in their place. */
+        if (!ep->base_url_raw) {
+            char shown[SY_URL_MAX];
+            snprintf(shown, sizeof shown, "%s", url);
+            scrub(c, shown, sizeof shown);
+            if (strcmp(shown, url)) ep->base_url_raw = sy_xstrdup(shown);
         }
     }
 }

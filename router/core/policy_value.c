@@ -57,6 +57,67 @@ void sy_pk_expect(sy_pctx *c, const sy_ynode *v, const char *path, const char *w
                  sy_ynode_kind_name(v->kind));
 }
 
+/* ----------------------------------------------------------- name sets */
+
+#define SUGGESTION_BUDGET 100
+#define SUGGESTION_MAX_CANDIDATES 2000
+
+const char *sy_pk_nearest(sy_pctx *c, const char *word, const char *const *cands, size_t n)
+{
+    if (n == 0 || n > SUGGESTION_MAX_CANDIDATES || c->suggestions >= SUGGESTION_BUDGET)
+        return NULL;
+    c->suggestions++;
+    const char **list = sy_xcalloc(n + 1, sizeof *list);
+    memcpy(list, cands, n * sizeof *list);
+    const char *r = sy_nearest(word, list);
+    free(list);
+    return r;
+}
+
+typedef struct name_ref {
+    const char *s;
+    size_t i;
+} name_ref;
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const name_ref *x = a, *y = b;
+    int r = strcmp(x->s, y->s);
+    if (r) return r;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+size_t *sy_pk_first_of(const char *const *names, size_t n)
+{
+    size_t *first = sy_xcalloc(n ? n : 1, sizeof *first);
+    name_ref *refs = sy_xcalloc(n ? n : 1, sizeof *refs);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        first[i] = i;
+        if (names[i]) refs[m++] = (name_ref){names[i], i};
+    }
+    qsort(refs, m, sizeof *refs, cmp_ref);
+    for (size_t j = 1; j < m; j++)
+        if (!strcmp(refs[j].s, refs[j - 1].s)) first[refs[j].i] = first[refs[j - 1].i];
+    free(refs);
+    return first;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void sy_pk_sort_names(const char **names, size_t n)
+{
+    if (n > 1) qsort(names, n, sizeof *names, cmp_name);
+}
+
+int sy_pk_sorted_has(const char *const *sorted, size_t n, const char *name)
+{
+    return n && bsearch(&name, sorted, n, sizeof *sorted, cmp_name) != NULL;
+}
+
 /* ------------------------------------------------------------ ${VAR} */
 
 typedef struct sbuf {
@@ -424,11 +485,13 @@ static void store_scalar(sy_pctx *c, const sy_ynode *v, void *base, const sy_pke
     case SY_PK_SECRET: {
         char *t = sy_pk_text(c, v, path, k->flags, &env, &unset);
         if (!t) return;
-        if (!env && *t && v->loc.line > 0)
+        if (!env && *t && v->loc.line > 0) {
+            sy_diags_redact(c->d, v->loc, v->len, v->quoted);
             sy_warning(c->d, v->loc,
                        "`%s` holds a secret written into the policy; prefer ${VAR} from the "
                        "environment",
                        path);
+        }
         wipe_free(*(char **)dst);
         *(char **)dst = t;
         return;

@@ -353,7 +353,8 @@ static void on_scalar(builder *b, const yaml_event_t *ev)
     }
     n->len = len;
     yaml_scalar_style_t style = ev->data.scalar.style;
-    n->quoted = style == YAML_SINGLE_QUOTED_SCALAR_STYLE || style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    n->quoted =
+        style == YAML_SINGLE_QUOTED_SCALAR_STYLE || style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     const char *tag = (const char *)ev->data.scalar.tag;
     if (tag && strcmp(tag, YAML_NULL_TAG) == 0)
         n->is_null = 1;
@@ -544,7 +545,8 @@ static void report_parser_error(builder *b, const yaml_parser_t *p)
         return;
     }
     unsigned line = (unsigned)p->problem_mark.line + 1, col = (unsigned)p->problem_mark.column + 1;
-    unsigned cline = (unsigned)p->context_mark.line + 1, ccol = (unsigned)p->context_mark.column + 1;
+    unsigned cline = (unsigned)p->context_mark.line + 1;
+    unsigned ccol = (unsigned)p->context_mark.column + 1;
 
     /* libyaml's words for a tab in the indentation vary with where it is
      * found; look at the text instead. */

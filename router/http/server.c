@@ -234,6 +234,10 @@ static void conn_try_write(sy_conn *c)
          * still sends for a moment. Closing with unread input would reset
          * the connection and could destroy the answer before it is read. */
         shutdown(c->fd, SHUT_WR);
+        if (c->w->draining) {
+            conn_fail(c); /* stopping: no time to linger */
+            return;
+        }
         c->lingering = 1;
         if (!c->read_armed) {
             event_add(&c->ev_read, NULL);
@@ -610,7 +614,8 @@ static void worker_close_idle(sy_worker *w)
     sy_conn *c = w->conns;
     while (c) {
         sy_conn *next = c->next;
-        if ((c->state == C_IDLE && c->in_len == 0) && evbuffer_get_length(c->out) == 0)
+        if (((c->state == C_IDLE && c->in_len == 0) && evbuffer_get_length(c->out) == 0) ||
+            c->lingering)
             conn_close(c);
         else
             c->keep_alive = 0;

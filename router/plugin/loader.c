@@ -445,6 +445,13 @@ static size_t symbol_size(const void *addr)
     return (size_t)sym->st_size;
 }
 
+static void name_mismatch(char *err, size_t errlen, const char *path, const char *has,
+                          const char *want)
+{
+    set_err(err, errlen, "%s: descriptor names plugin '%s', but the file is named for '%s'", path,
+            has, want);
+}
+
 const sy_plugin *sy_plugin_load_path(sy_plugin_registry *r, const char *path, char *err,
                                      size_t errlen)
 {
@@ -470,8 +477,20 @@ const sy_plugin *sy_plugin_load_path(sy_plugin_registry *r, const char *path, ch
         set_err(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
+    /* The name the file was asked for by: the path's own (a symlink's name,
+     * not its target's), else the target's. */
+    char fname[128];
+    const char *expect = name_from_file(path, fname, sizeof fname);
+    if (!expect) expect = name_from_file(real, fname, sizeof fname);
+
     const sy_loaded_plugin *have = find_loaded_path(r, real);
-    if (have) return have->desc;
+    if (have) {
+        if (expect && strcmp(expect, have->desc->name) != 0) {
+            name_mismatch(err, errlen, path, have->desc->name, expect);
+            return NULL;
+        }
+        return have->desc;
+    }
 
     dlerror();
     h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
@@ -510,12 +529,8 @@ const sy_plugin *sy_plugin_load_path(sy_plugin_registry *r, const char *path, ch
         set_err(err, errlen, "%s: %s", path, why);
         goto fail;
     }
-    char fname[128];
-    const char *expect = name_from_file(real, fname, sizeof fname);
-    if (!expect) expect = name_from_file(path, fname, sizeof fname);
     if (expect && strcmp(expect, desc->name) != 0) {
-        set_err(err, errlen, "%s: descriptor names plugin '%s', but the file is named for '%s'",
-                path, desc->name, expect);
+        name_mismatch(err, errlen, path, desc->name, expect);
         goto fail;
     }
     have = find_loaded_name(r, desc->name);

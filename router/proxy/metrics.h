@@ -1,23 +1,24 @@
 /*
  * metrics.h - the Prometheus metrics registry (written by helper "metrics").
  *
- * What it exports (names fixed by spec.md, "Metrics"):
- *   switchyard_requests_total{arm,provider,endpoint,model,code}      counter
- *   switchyard_request_duration_seconds{arm,provider,endpoint}       histogram
- *   switchyard_upstream_ttfb_seconds{provider,endpoint}              histogram
- *   switchyard_overhead_seconds                                      histogram
- *   switchyard_upstream_attempts_total{provider,endpoint,code}       counter
- *   switchyard_retries_total{provider,endpoint,reason}               counter
- *   switchyard_fallbacks_total{from_model,to_model}                  counter
- *   switchyard_breaker_state{provider,endpoint}                      gauge (0 closed, 1 half-open, 2 open)
- *   switchyard_breaker_opens_total{provider,endpoint}                counter
- *   switchyard_endpoint_healthy{provider,endpoint}                   gauge (0/1)
- *   switchyard_rollout_percent                                       gauge
- *   switchyard_rollbacks_total{reason}                               counter
- *   switchyard_tokens_total{model,kind}                              counter (kind input|output)
- *   switchyard_cost_usd_total{model}                                 counter
- *   switchyard_rate_limited_total                                    counter
- *   switchyard_build_info{version}                                   gauge, always 1
+ * What it exports (names fixed by spec.md, "Metrics"; upstream_attempts_total
+ * and build_info are additions):
+ *   switchyard_requests_total{arm,provider,endpoint,model,code} counter
+ *   switchyard_request_duration_seconds{arm,provider,endpoint} histogram
+ *   switchyard_upstream_ttfb_seconds{provider,endpoint}   histogram
+ *   switchyard_overhead_seconds                           histogram
+ *   switchyard_upstream_attempts_total{provider,endpoint,code} counter
+ *   switchyard_retries_total{provider,endpoint,reason}    counter
+ *   switchyard_fallbacks_total{from_model,to_model}       counter
+ *   switchyard_breaker_state{provider,endpoint}           gauge (0 closed, 1 half-open, 2 open)
+ *   switchyard_breaker_opens_total{provider,endpoint}     counter
+ *   switchyard_endpoint_healthy{provider,endpoint}        gauge (0/1)
+ *   switchyard_rollout_percent                            gauge
+ *   switchyard_rollbacks_total{reason}                    counter
+ *   switchyard_tokens_total{model,kind}                   counter (kind input|output)
+ *   switchyard_cost_usd_total{model}                      counter
+ *   switchyard_rate_limited_total                         counter
+ *   switchyard_build_info{version}                        gauge, always 1
  *
  * Who calls what:
  *   - sy_metrics_observe_request / _attempt: every worker thread, for every

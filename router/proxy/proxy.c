@@ -22,7 +22,7 @@
 #define MAX_UPSTREAM_BODY (64u << 20) /* a bigger non-stream answer is refused */
 #define MAX_SSE_EVENT (4u << 20)
 
-sy_access_log *sy_proxy_access_log; /* set by serve; NULL = none */
+struct sy_access_log *sy_proxy_access_log; /* set by serve; NULL = none */
 
 typedef struct sy_exchange {
     sy_conn *c;
@@ -96,6 +96,15 @@ static void emit_attempt(sy_exchange *ex, int status, const char *reason, sy_ver
     sy_metrics_observe_attempt(&a);
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static const char *metric_model(const sy_policy *p, const char *model)
+{
+    if (!p->n_models) return "other";
+    char *const *hit = bsearch(&model, p->models, p->n_models, sizeof *p->models, cmp_str);
+    return hit ? *hit : "other";
+}
+
 /* The request is over (answered, failed, or abandoned): observers, cleanup. */
 static void ex_free(sy_exchange *ex, int client_aborted, int stream_cut)
 {
@@ -114,7 +123,12 @@ static void ex_free(sy_exchange *ex, int client_aborted, int stream_cut)
         .output_tokens = ex->usage.output_tokens,
         .error = ex->last_error[0] ? ex->last_error : NULL,
     };
-    sy_metrics_observe_request(&e);
+    /* Metrics label only the models the policy names: a client sending random
+     * model names must not grow the registry (the access log keeps them). */
+    sy_request_event em = e;
+    em.model_asked = metric_model(ex->pol, e.model_asked);
+    em.model_served = e.model_served[0] ? metric_model(ex->pol, e.model_served) : "";
+    sy_metrics_observe_request(&em);
     if (ex->answered && ex->usage.input_tokens >= 0) {
         const sy_price *p = sy_policy_price(ex->pol, ex->answered->model);
         if (p) {
@@ -262,11 +276,13 @@ static size_t up_data(void *ctx, sy_transfer *t, const char *p, size_t n)
     (void)t;
     sy_exchange *ex = ctx;
     if (ex->committed) {
-        if (sy_sse_feed(&ex->sse, p, n, on_sse_event, ex) < 0) return 0; /* abort: event too large */
+        /* Pausing hands the same bytes back on resume, so decide before
+         * consuming anything: a slow client pauses the upstream. */
         if (sy_conn_out_pending(ex->c) > SY_CONN_OUT_HIGH) {
             ex->paused = 1;
             return SY_XFER_PAUSE;
         }
+        if (sy_sse_feed(&ex->sse, p, n, on_sse_event, ex) < 0) return 0; /* abort: event too large */
         return n;
     }
     if (ex->resp_len + n > MAX_UPSTREAM_BODY) return 0;
@@ -581,7 +597,7 @@ static const char *sticky_body(void *ctx, const char *key)
     return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
 }
 
-static void make_request_id(const sy_http_req *req, char *out, size_t cap)
+void sy_request_id_make(const sy_http_req *req, char *out, size_t cap)
 {
     const sy_http_header *h = sy_http_find_header(req, "x-request-id");
     if (h && h->value_len > 0 && h->value_len < cap && h->value_len <= 64) {
@@ -602,11 +618,11 @@ static void make_request_id(const sy_http_req *req, char *out, size_t cap)
              (unsigned long long)sy_rng_u64());
 }
 
-void sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const char *body,
-                    size_t body_len, sy_op op)
+int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const char *body,
+                    size_t body_len, sy_op op, const char *request_id)
 {
     char rid[48];
-    make_request_id(req, rid, sizeof rid);
+    snprintf(rid, sizeof rid, "%s", request_id);
     char hdr[96];
     snprintf(hdr, sizeof hdr, "x-request-id: %s\r\n", rid);
 
@@ -616,7 +632,7 @@ void sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const ch
         sy_policy_unref(pol);
         sy_conn_respond_error(c, 400, "invalid_request_error", "invalid_json", hdr,
                               "the request body is not a JSON object");
-        return;
+        return 0;
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(json, "model");
     if (!cJSON_IsString(model) || !model->valuestring[0] || strlen(model->valuestring) > 256) {
@@ -624,7 +640,7 @@ void sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const ch
         sy_policy_unref(pol);
         sy_conn_respond_error(c, 400, "invalid_request_error", "invalid_model", hdr,
                               "the request needs a \"model\" string (at most 256 characters)");
-        return;
+        return 0;
     }
     const cJSON *stream = cJSON_GetObjectItemCaseSensitive(json, "stream");
 
@@ -633,7 +649,7 @@ void sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const ch
         cJSON_Delete(json);
         sy_policy_unref(pol);
         sy_conn_respond_error(c, 503, "service_unavailable", "out_of_memory", hdr, "out of memory");
-        return;
+        return 0;
     }
     ex->c = c;
     ex->w = sy_conn_worker(c);
@@ -655,7 +671,7 @@ void sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const ch
         cJSON_Delete(json);
         sy_conn_respond_error(c, 503, "service_unavailable", "out_of_memory", hdr, "out of memory");
         ex_free(ex, 0, 0);
-        return;
+        return 1;
     }
     memcpy(ex->body, body, body_len);
     ex->body[body_len] = '\0';
@@ -674,8 +690,32 @@ void sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const ch
         sy_conn_respond_error(c, 503, "service_unavailable", "no_route", hdrs,
                               "no provider in the policy can serve model '%.128s'", ex->model);
         ex_free(ex, 0, 0);
-        return;
+        return 1;
     }
     sy_conn_set_pending(c, ex_abort, ex_drained, ex);
     ex_attempt(ex);
+    return 1;
+}
+
+void sy_proxy_report_local(sy_conn *c, const sy_http_req *req, const char *request_id,
+                           const char *model)
+{
+    char method[16], path[256];
+    size_t ml = req->method_len < sizeof method - 1 ? req->method_len : sizeof method - 1;
+    size_t pl = req->path_len < sizeof path - 1 ? req->path_len : sizeof path - 1;
+    memcpy(method, req->method_str, ml);
+    method[ml] = '\0';
+    memcpy(path, req->path, pl);
+    path[pl] = '\0';
+    uint64_t start = sy_conn_request_start(c);
+    sy_request_event e = {
+        .request_id = request_id, .method = method, .path = path, .arm = "", .provider = "",
+        .endpoint = "", .model_asked = model ? model : "", .model_served = "",
+        .status = sy_conn_status(c), .start_ns = start, .ttfb_ns = sy_conn_first_byte(c),
+        .end_ns = sy_now_ns(), .input_tokens = -1, .output_tokens = -1,
+    };
+    sy_request_event em = e;
+    em.model_asked = model ? "other" : "";
+    sy_metrics_observe_request(&em);
+    if (sy_proxy_access_log) sy_access_log_write(sy_proxy_access_log, &e);
 }

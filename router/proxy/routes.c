@@ -7,6 +7,8 @@
 #include "conn.h"
 #include "metrics.h"
 #include "proxy.h"
+#include "ratelimit.h"
+#include "clock.h"
 #include "runtime.h"
 #include "server.h"
 
@@ -87,11 +89,50 @@ static void method_not_allowed(sy_conn *c, const char *allow)
                           "method not allowed here; use %s", allow);
 }
 
+/* Answer a request the router handles itself, and report it. */
+static void route_local(sy_conn *c, const sy_http_req *req, sy_policy *p, const char *rid,
+                        const char *rid_hdr, int models, int admin_status, int admin_rollout,
+                        sy_op op, int64_t wait_ms, char *body, size_t body_len)
+{
+    if (admin_status || admin_rollout) {
+        if (!sy_admin_allowed(p, req)) {
+            char h[192];
+            snprintf(h, sizeof h, "%sWWW-Authenticate: Bearer\r\n", rid_hdr);
+            sy_conn_respond_error(c, 401, "invalid_request_error", "invalid_admin_key", h,
+                                  p->server.admin_key ? "the admin endpoints need the admin key"
+                                                      : "admin endpoints are off: the policy sets no server.admin_key");
+        } else if (admin_status) {
+            sy_admin_status(c, p);
+        } else {
+            sy_admin_rollout(c, p, body, body_len);
+        }
+        return;
+    }
+    if (!client_allowed(p, req)) {
+        char h[192];
+        snprintf(h, sizeof h, "%sWWW-Authenticate: Bearer\r\n", rid_hdr);
+        sy_conn_respond_error(c, 401, "invalid_request_error", "invalid_api_key", h,
+                              "missing or wrong API key: send Authorization: Bearer <client key>");
+        return;
+    }
+    if (op) {
+        char h[192];
+        snprintf(h, sizeof h, "%sRetry-After: %lld\r\n", rid_hdr, (long long)((wait_ms + 999) / 1000));
+        sy_metrics_inc_rate_limited();
+        sy_conn_respond_error(c, 429, "rate_limit_exceeded", "rate_limited", h,
+                              "switchyard's local rate limit (rate_limit.rps) is exceeded; retry later");
+        return;
+    }
+    (void)rid;
+    if (models) respond_models(c, p);
+}
+
 void sy_route_request(sy_conn *c, const sy_http_req *req, char *body, size_t body_len)
 {
     int get = req->method == SY_HTTP_GET || req->method == SY_HTTP_HEAD;
     int post = req->method == SY_HTTP_POST;
 
+    /* Probes and scrapes: answered at once, not logged. */
     if (path_is(req, "/healthz")) {
         if (!get) return method_not_allowed(c, "GET");
         sy_conn_respond(c, 200, "application/json", NULL, "{\"status\":\"ok\"}\n", 16);
@@ -105,27 +146,9 @@ void sy_route_request(sy_conn *c, const sy_http_req *req, char *body, size_t bod
         free(text);
         return;
     }
-
-    sy_op op = 0;
-    if (path_is(req, "/v1/chat/completions") || path_is(req, "/chat/completions")) op = SY_OP_CHAT;
-    else if (path_is(req, "/v1/completions") || path_is(req, "/completions")) op = SY_OP_COMPLETIONS;
-    else if (path_is(req, "/v1/embeddings") || path_is(req, "/embeddings")) op = SY_OP_EMBEDDINGS;
-    int models = path_is(req, "/v1/models") || path_is(req, "/models");
-    int readyz = path_is(req, "/readyz");
-    int admin_status = path_is(req, "/admin/status");
-    int admin_rollout = path_is(req, "/admin/rollout");
-    if (!op && !models && !readyz && !admin_status && !admin_rollout) {
-        sy_conn_respond_error(c, 404, "invalid_request_error", "not_found", NULL,
-                              "no such path: %.*s", (int)(req->path_len > 200 ? 200 : req->path_len),
-                              req->path);
-        return;
-    }
-    if (op && !post) return method_not_allowed(c, "POST");
-    if ((models || readyz || admin_status) && !get) return method_not_allowed(c, "GET");
-    if (admin_rollout && !post) return method_not_allowed(c, "POST");
-
-    sy_policy *p = sy_runtime_acquire();
-    if (readyz) {
+    if (path_is(req, "/readyz")) {
+        if (!get) return method_not_allowed(c, "GET");
+        sy_policy *p = sy_runtime_acquire();
         int ready = p && p->n_providers > 0 && !sy_server_draining();
         if (ready)
             sy_conn_respond(c, 200, "application/json", NULL, "{\"status\":\"ready\"}\n", 19);
@@ -135,35 +158,41 @@ void sy_route_request(sy_conn *c, const sy_http_req *req, char *body, size_t bod
         if (p) sy_policy_unref(p);
         return;
     }
-    if (!p) {
-        sy_conn_respond_error(c, 503, "service_unavailable", "not_ready", NULL, "no policy loaded");
-        return;
+
+    /* Everything else has a request id and an access-log line. */
+    char rid[48], rid_hdr[80];
+    sy_request_id_make(req, rid, sizeof rid);
+    snprintf(rid_hdr, sizeof rid_hdr, "x-request-id: %s\r\n", rid);
+
+    sy_op op = 0;
+    if (path_is(req, "/v1/chat/completions") || path_is(req, "/chat/completions")) op = SY_OP_CHAT;
+    else if (path_is(req, "/v1/completions") || path_is(req, "/completions")) op = SY_OP_COMPLETIONS;
+    else if (path_is(req, "/v1/embeddings") || path_is(req, "/embeddings")) op = SY_OP_EMBEDDINGS;
+    int models = path_is(req, "/v1/models") || path_is(req, "/models");
+    int admin_status = path_is(req, "/admin/status");
+    int admin_rollout = path_is(req, "/admin/rollout");
+    sy_policy *p = NULL;
+    int64_t wait_ms = 0;
+    if (!op && !models && !admin_status && !admin_rollout) {
+        sy_conn_respond_error(c, 404, "invalid_request_error", "not_found", rid_hdr,
+                              "no such path: %.*s", (int)(req->path_len > 200 ? 200 : req->path_len),
+                              req->path);
+    } else if (op && !post) {
+        method_not_allowed(c, "POST");
+    } else if ((models || admin_status) && !get) {
+        method_not_allowed(c, "GET");
+    } else if (admin_rollout && !post) {
+        method_not_allowed(c, "POST");
+    } else if (!(p = sy_runtime_acquire())) {
+        sy_conn_respond_error(c, 503, "service_unavailable", "not_ready", rid_hdr, "no policy loaded");
+    } else if (op && client_allowed(p, req) &&
+               (wait_ms = sy_ratelimit_take(&p->rate_limit, sy_now_ns())) == 0) {
+        if (sy_proxy_start(c, p, req, body, body_len, op, rid)) return; /* takes the reference */
+        p = NULL;
+    } else {
+        route_local(c, req, p, rid, rid_hdr, models, admin_status, admin_rollout, op, wait_ms,
+                    body, body_len);
     }
-    if (admin_status || admin_rollout) {
-        if (!sy_admin_allowed(p, req)) {
-            sy_conn_respond_error(c, 401, "invalid_request_error", "invalid_admin_key",
-                                  "WWW-Authenticate: Bearer\r\n",
-                                  p->server.admin_key ? "the admin endpoints need the admin key"
-                                                      : "admin endpoints are off: the policy sets no server.admin_key");
-        } else if (admin_status) {
-            sy_admin_status(c, p);
-        } else {
-            sy_admin_rollout(c, p, body, body_len);
-        }
-        sy_policy_unref(p);
-        return;
-    }
-    if (!client_allowed(p, req)) {
-        sy_policy_unref(p);
-        sy_conn_respond_error(c, 401, "invalid_request_error", "invalid_api_key",
-                              "WWW-Authenticate: Bearer\r\n",
-                              "missing or wrong API key: send Authorization: Bearer <client key>");
-        return;
-    }
-    if (models) {
-        respond_models(c, p);
-        sy_policy_unref(p);
-        return;
-    }
-    sy_proxy_start(c, p, req, body, body_len, op); /* takes the reference */
+    if (p) sy_policy_unref(p);
+    sy_proxy_report_local(c, req, rid, NULL);
 }

@@ -180,7 +180,8 @@ Test(yaml_tree, empty_documents)
 Test(yaml_tree, duplicate_keys)
 {
     expect_error("a: 1\nb: 2\na: 3\n", 3, 1, "duplicate key \"a\" (first defined on line 1)");
-    expect_error("x:\n  k: 1\n  j: 2\n  'k': 3\n", 4, 3, "duplicate key \"k\" (first defined on line 2)");
+    expect_error("x:\n  k: 1\n  j: 2\n  'k': 3\n", 4, 3,
+                 "duplicate key \"k\" (first defined on line 2)");
     expect_error("{a: 1, a: 2}", 1, 8, "duplicate key \"a\"");
     /* the same key in different mappings is fine */
     loaded l;

@@ -117,6 +117,7 @@ static char *case_input(const body_case *c, size_t *len, uint64_t *max_body)
 {
     *max_body = BIG_MAX;
     char *s = malloc(4096);
+    cr_assert(s);
     size_t n = 0;
     if (strcmp(c->name, "exactly max_body") == 0) {
         n += (size_t)sprintf(s, "3e8\r\n");
@@ -286,6 +287,7 @@ Test(http_chunked, default_max_body)
 Test(http_chunked, extension_and_trailer_limits)
 {
     char *buf = malloc(40000);
+    cr_assert(buf);
     size_t n, consumed, out;
     const char *why;
     sy_chunked_decoder d;

@@ -221,6 +221,7 @@ def read_raw_response(f, method="POST"):
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
         pass
     elif "chunked" in headers.get("transfer-encoding", "").lower():
+        chunks = []
         while True:
             size_line = f.readline(65536)
             if not size_line:
@@ -232,8 +233,12 @@ def read_raw_response(f, method="POST"):
                     if t in (b"\r\n", b"\n", b""):
                         break
                 break
-            body += f.read(size)
+            data = f.read(size)
+            if len(data) != size:
+                raise AssertionError("connection closed inside a chunk")
+            chunks.append(data)
             f.readline(65536)
+        body = b"".join(chunks)
     elif "content-length" in headers:
         n = int(headers["content-length"])
         body = f.read(n)
@@ -276,6 +281,29 @@ def established_to_port(port):
 # ---------------------------------------------------------------------------
 # Processes
 
+_LIVE = set()  # every Proc not yet killed, for the SIGTERM handler below
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the test process dies, however it dies
+    (meson's timeout, Ctrl-C, a crash), so no router or mock outlives its test."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _on_sigterm(signum, frame):
+    for p in list(_LIVE):
+        try:
+            p.p.kill()
+        except OSError:
+            pass
+    raise SystemExit(128 + signum)
+
+
 class Proc:
     """A child process with stdout/stderr in files under a temp dir."""
 
@@ -288,7 +316,8 @@ class Proc:
         self._err = open(self.err_path, "wb")
         self.p = subprocess.Popen(argv, stdout=self._out, stderr=self._err,
                                   stdin=subprocess.DEVNULL, env=env, cwd=cwd,
-                                  start_new_session=True)
+                                  start_new_session=True, preexec_fn=_die_with_parent)
+        _LIVE.add(self)
 
     @property
     def pid(self):
@@ -309,6 +338,7 @@ class Proc:
             return None
 
     def kill(self):
+        _LIVE.discard(self)
         if self.alive():
             try:
                 self.p.kill()
@@ -468,7 +498,7 @@ def policy_yaml(mock_port, *, endpoints=("r1", "r2"), client_keys=None, admin_ke
                 max_body=None, access_log=None, primary_key=PRIMARY_KEY, canary=True,
                 percent=0, canary_endpoints=("hs1",), max_attempts=3, retry_on=None,
                 failure_threshold=1000, fallback_to_stable=True, request_timeout="10s",
-                extra=""):
+                server_extra=None, extra=""):
     """A policy for tests: provider `primary` (plugin openai, one endpoint per name in
     endpoints, by priority in that order) as stable and `relay` (plugin holysheep, explicit
     base_url) as canary at `percent`. Backoff is short so retries keep tests fast."""
@@ -482,6 +512,8 @@ def policy_yaml(mock_port, *, endpoints=("r1", "r2"), client_keys=None, admin_ke
         lines.append(f"  max_body: {max_body}")
     if access_log is not None:
         lines.append(f"  access_log: \"{access_log}\"")
+    for k, v in (server_extra or {}).items():
+        lines.append(f"  {k}: {v}")
     lines += ["providers:", "  primary:", "    plugin: openai", f"    api_key: {secret_ref(primary_key)}",
               "    endpoints:"]
     for i, ep in enumerate(endpoints):
@@ -523,10 +555,16 @@ class IntegrationCase(unittest.TestCase):
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="sy-integ-")
         self.procs = []
+        self.sockets = []
 
     def tearDown(self):
         # Stop gracefully so that sanitizer builds report leaks and errors at exit, then
         # make sure nothing is left running whatever happened.
+        for sock in self.sockets:  # close client sockets first: they must not hold the drain up
+            try:
+                sock.close()
+            except OSError:
+                pass
         problems = []
         for p in reversed(self.procs):
             was_alive = p.alive()
@@ -537,6 +575,8 @@ class IntegrationCase(unittest.TestCase):
                     problems.append(f"{p.name} did not exit within {STOP_TIMEOUT}s of SIGTERM")
                 elif code != 0 and isinstance(p, Router):
                     problems.append(f"{p.name} exited {code} after SIGTERM")
+            elif isinstance(p, Router) and p.p.returncode is not None and p.p.returncode < 0:
+                problems.append(f"{p.name} died of signal {-p.p.returncode}")
             p.kill()
             bad = sanitizer_report(p.stderr())
             if bad:
@@ -566,6 +606,13 @@ class IntegrationCase(unittest.TestCase):
         return result
 
     # helpers -------------------------------------------------------------
+    def connect(self, port, timeout=NET_TIMEOUT):
+        """A raw socket to port and a buffered reader on it; both closed at teardown."""
+        sock = raw_connect(port, timeout)
+        f = sock.makefile("rb")
+        self.sockets += [f, sock]
+        return sock, f
+
     def path(self, name):
         return os.path.join(self.workdir, name)
 
@@ -641,4 +688,5 @@ def in_thread(fn, *args, **kw):
 
 
 def main():
+    signal.signal(signal.SIGTERM, _on_sigterm)
     unittest.main(verbosity=2)

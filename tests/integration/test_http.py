@@ -2,13 +2,10 @@
 """HTTP/1.1 robustness over raw sockets: pipelining, smuggling attempts, chunked request
 bodies, keep-alive, split writes, oversized headers and clients that go away mid-stream."""
 
-import json
-import socket
 import time
 
 import harness
-from harness import (IntegrationCase, chat_body, peer_closed, raw_connect, read_raw_response,
-                     stream_request)
+from harness import IntegrationCase, chat_body, peer_closed, read_raw_response, stream_request
 
 
 def post_bytes(body, path="/v1/chat/completions", extra=""):
@@ -23,9 +20,7 @@ class RawHttp(IntegrationCase):
             mock_kw={"chunks": 10, "chunk_delay_ms": 200}, endpoints=("r1",))
 
     def connect(self):
-        s = raw_connect(self.router.port)
-        self.addCleanup(s.close)
-        return s, s.makefile("rb")
+        return super().connect(self.router.port)
 
     def test_pipelined_requests_answered_in_order(self):
         s, f = self.connect()

@@ -146,8 +146,7 @@ class Shutdown(IntegrationCase):
     def test_sigterm_idle_exits_quickly(self):
         mock, router = self.start_pair()
         # an idle keep-alive connection must not hold the exit up
-        s = socket.create_connection(("127.0.0.1", router.port), timeout=2)
-        self.addCleanup(s.close)
+        s, _ = self.connect(router.port)
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: r\r\n\r\n")
         s.recv(4096)
         t0 = time.monotonic()

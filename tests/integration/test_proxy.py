@@ -3,8 +3,10 @@
 byte, the x-switchyard-* headers, the upstream's Authorization, streaming chunk by chunk,
 cut streams and an upstream killed mid-stream."""
 
+import io
 import json
 import signal
+import socket
 import time
 
 import harness
@@ -190,6 +192,62 @@ class Stream(IntegrationCase):
         self.assertEqual(r.body, direct.body)
         self.assertTrue(any('"usage"' in e.get("data", "") for e in sse_events(r.body)))
 
+
+def vm_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class SlowClient(IntegrationCase):
+    CHUNKS = 60000  # about 12 MB of SSE
+
+    def test_slow_client_pauses_upstream_instead_of_buffering(self):
+        mock, router = self.start_pair(mock_kw={"chunks": self.CHUNKS}, endpoints=("r1",))
+        body = chat_body(stream=True)
+        direct = harness.request(mock.port, "POST", "/r1/v1/chat/completions", body=body,
+                                 timeout=30)
+        self.assertEqual(direct.status, 200)
+        self.assertEqual(router.chat().status, 200)  # warm up
+        rss0 = vm_rss_kib(router.pid)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sockets.append(sock)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.settimeout(harness.NET_TIMEOUT)
+        sock.connect(("127.0.0.1", router.port))
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\nContent-Type: application/json\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        first = sock.recv(4096)
+        self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:200])
+        time.sleep(1.5)  # the client stalls; the upstream keeps trying to send
+        rss_stalled = vm_rss_kib(router.pid)
+        self.assertTrue(router.alive())
+        self.assertEqual(router.get("/healthz").status, 200, "other clients are still served")
+        # now read everything, fast
+        f = sock.makefile("rb")
+        self.sockets.append(f)
+        parts = [first]
+        tail = first[-16:]
+        t_read = time.monotonic()
+        while not tail.endswith(b"0\r\n\r\n") and time.monotonic() < t_read + 30:
+            chunk = f.read1(1 << 20)
+            if not chunk:
+                break
+            parts.append(chunk)
+            tail = (tail + chunk)[-16:]
+        r = harness.read_raw_response(io.BufferedReader(io.BytesIO(b"".join(parts))))
+        self.assertEqual(r.status, 200)
+        if r.body != direct.body:
+            at = next((i for i in range(min(len(r.body), len(direct.body)))
+                       if r.body[i] != direct.body[i]), min(len(r.body), len(direct.body)))
+            self.fail(f"the stream after a stall differs from the upstream's: {len(r.body)} bytes "
+                      f"instead of {len(direct.body)}, first difference at byte {at}: "
+                      f"router {r.body[at:at + 120]!r} upstream {direct.body[at:at + 120]!r}")
+        growth_mib = (rss_stalled - rss0) / 1024
+        self.assertLess(growth_mib, 4, f"router RSS grew {growth_mib:.1f} MiB while the client "
+                        f"stalled on a {len(r.body) / 1e6:.0f} MB stream: it buffers instead of pausing")
 
 if __name__ == "__main__":
     harness.main()

@@ -2,15 +2,15 @@
 """The HTTP surface the router answers itself: client keys, admin key, limits and errors,
 health, /v1/models, /metrics and the access log."""
 
+import http.client
 import json
-import os
 import re
 import signal
 import time
 
 import harness
-from harness import (ADMIN_KEY, PRIMARY_KEY, RELAY_KEY, IntegrationCase, chat_body,
-                     stream_request)
+from harness import (ADMIN_KEY, PRIMARY_KEY, RELAY_KEY, IntegrationCase, chat_body, peer_closed,
+                     read_raw_response, stream_request)
 
 
 class ClientKeys(IntegrationCase):
@@ -232,6 +232,65 @@ class AccessLog(IntegrationCase):
             self.assertNotIn(secret, text)
         self.assertEqual(router.stdout().count("request_id"), 0,
                          "the access log goes to the file, not stdout")
+
+
+class Timeouts(IntegrationCase):
+    def setUp(self):
+        super().setUp()
+        self.mock, self.router = self.start_pair(
+            endpoints=("r1",), request_timeout="600ms",
+            server_extra={"idle_timeout": "400ms", "header_timeout": "400ms",
+                          "shutdown_grace": "700ms"})
+
+    def test_deadline_gives_504(self):
+        self.mock.control("r1", {"hang": True})
+        t0 = time.monotonic()
+        r = self.router.chat()
+        took = time.monotonic() - t0
+        self.assertErrorEnvelope(r, 504)
+        self.assertGreater(took, 0.5)
+        self.assertLess(took, 2.0, "request_timeout is the whole request's deadline")
+        self.mock.control("r1", {})
+        self.assertEqual(self.router.chat().status, 200)
+
+    def test_slow_client_headers_are_cut(self):
+        s, f = self.connect(self.router.port)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\n")
+        t0 = time.monotonic()
+        self.assertTrue(peer_closed(s, timeout=3.0), "a client that never finishes its headers")
+        self.assertLess(time.monotonic() - t0, 2.0)
+
+    def test_slow_client_body_is_cut(self):
+        s, f = self.connect(self.router.port)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: r\r\nContent-Length: 100\r\n\r\n{")
+        t0 = time.monotonic()
+        self.assertTrue(peer_closed(s, timeout=3.0), "a client that never finishes its body")
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.assertEqual(self.mock.stats()["total"], 0)
+
+    def test_idle_keep_alive_is_closed(self):
+        s, f = self.connect(self.router.port)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: r\r\n\r\n")
+        self.assertEqual(read_raw_response(f, "GET").status, 200)
+        t0 = time.monotonic()
+        self.assertTrue(peer_closed(s, timeout=3.0))
+        self.assertGreater(time.monotonic() - t0, 0.3)
+        self.assertLess(time.monotonic() - t0, 2.0)
+
+    def test_shutdown_grace_ends_hung_requests(self):
+        self.mock.control("r1", {"hang": True})
+        h = harness.in_thread(self.router.chat, timeout=5)
+        time.sleep(0.1)
+        t0 = time.monotonic()
+        self.router.signal(signal.SIGTERM)
+        code = self.router.wait(4)
+        self.assertEqual(code, 0, "exit 0 once the grace period is over")
+        self.assertLess(time.monotonic() - t0, 2.0)
+        try:
+            r = h.join(5)
+        except (ConnectionError, http.client.HTTPException):
+            return  # cut off after the grace: acceptable
+        self.assertGreaterEqual(r.status, 500, r)
 
 
 if __name__ == "__main__":

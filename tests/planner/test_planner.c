@@ -304,6 +304,14 @@ Test(planner, no_sticky_key_goes_to_stable)
     cr_expect_eq(plan.has_key, 0);
     cr_expect_null(plan.sticky_source);
     cr_expect_str_eq(plan.steps[0].provider->name, "openai-official");
+
+    /* An empty key handed in directly is no key either. */
+    sy_route_input in = {.model = "gpt-4o", .percent = 100, .sticky_key = "",
+                         .sticky_key_len = 0, .sticky_source = "header:x-user-id"};
+    sy_plan_build(&f.p, &in, &plan);
+    cr_expect_eq(plan.has_key, 0);
+    cr_expect_eq(plan.arm, SY_ARM_STABLE);
+    cr_expect_null(plan.sticky_source);
 }
 
 Test(planner, migration_disabled_is_always_stable)

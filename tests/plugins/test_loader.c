@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fake_host.h"
 #include "loader.h"
@@ -155,6 +156,26 @@ Test(loader, descriptor_name_must_match_the_file)
 {
     expect_failure("misnamed", "descriptor names plugin 'other', but the file is named for "
                                "'misnamed'");
+}
+
+Test(loader, a_symlink_is_named_by_its_own_name)
+{
+    char dir[] = "/tmp/sy-loader-XXXXXX", link[256], target[1024];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(link, sizeof link, "%s/sy_alias.so", dir);
+    snprintf(target, sizeof target, "%s/sy_good.so", FIXTURE_DIR);
+    cr_assert_eq(symlink(target, link), 0);
+    char *dirs[] = {dir};
+    sy_plugin_registry_free(&reg);
+    sy_plugin_registry_init_dirs(&reg, dirs, 1);
+    cr_assert_null(sy_plugin_load(&reg, "alias", err, sizeof err));
+    assert_has(err, "descriptor names plugin 'good', but the file is named for 'alias'");
+    /* Also when the target is already loaded under its own name. */
+    cr_assert_not_null(sy_plugin_load_path(&reg, target, err, sizeof err), "%s", err);
+    cr_assert_null(sy_plugin_load(&reg, "alias", err, sizeof err));
+    assert_has(err, "named for 'alias'");
+    unlink(link);
+    rmdir(dir);
 }
 
 Test(loader, load_path_reports_a_missing_file)

@@ -6,6 +6,7 @@
  */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,10 +93,10 @@ Test(mock, declares_its_keys)
 {
     static const char *const provider[] = {"error_rate", "error_status", "latency",
                                            "latency_jitter", "reply", "stream_chunks",
-                                           "truncate_rate", "models", NULL};
+                                           "chunk_delay", "truncate_rate", "models", NULL};
     int n = 0;
     for (; mock->config_keys[n].name; n++) cr_assert_str_eq(mock->config_keys[n].name, provider[n]);
-    cr_assert_eq(n, 8);
+    cr_assert_eq(n, 9);
     cr_assert_str_eq(mock->endpoint_keys[0].name, "error_rate");
     cr_assert_str_eq(mock->endpoint_keys[1].name, "latency");
     cr_assert_null(mock->endpoint_keys[2].name);
@@ -219,11 +220,13 @@ Test(mock, chat_stream)
     reply a = answer(inst, NULL, &req);
     cr_assert_eq(a.r.status, 200);
     cr_assert_eq(a.r.truncate_stream, 0);
-    cr_assert_leq(a.r.ttfb_ms, a.r.delay_ms);
     char *ev[32];
     int n = sse_events(a.text, ev, 32);
     /* role, 3 content chunks, finish, usage, [DONE] */
     cr_assert_eq(n, 7, "%d events", n);
+    /* The first event after latency, the other six 10ms apart. */
+    cr_assert_eq(a.r.ttfb_ms, 20);
+    cr_assert_eq(a.r.delay_ms, 20 + 6 * 10);
     cr_assert_str_eq(ev[n - 1], "[DONE]");
     char content[256] = "";
     for (int i = 0; i < n - 1; i++) {
@@ -374,6 +377,8 @@ Test(mock, refuses_bad_config)
     cr_assert(create_fails((const char *const[]){"error_status", "200", NULL}));
     cr_assert(create_fails((const char *const[]){"stream_chunks", "0", NULL}));
     cr_assert(create_fails((const char *const[]){"stream_chunks", "100000", NULL}));
+    cr_assert(create_fails((const char *const[]){"chunk_delay", "11s", NULL}));
+    assert_has(err, "chunk_delay");
     cr_assert(create_fails((const char *const[]){"latency", "11m", NULL}));
     assert_has(err, "latency");
 }
@@ -417,4 +422,43 @@ Test(mock, deterministic_under_a_seed)
     /* 30 % of 200, with a generous margin for chance. */
     cr_assert(errors > 35 && errors < 85, "%d errors", errors);
     cr_assert(lo < 20 && hi > 40, "jitter spans [%d, %d]", lo, hi);
+}
+
+Test(mock, stream_pieces_rebuild_any_reply)
+{
+    static const char *const replies[] = {
+        "x", "two words", "héllo wörld, ünïcode € everywhere", "quotes \" and \\ and\nnewline",
+        "a b c d e f g h i j k l m n o p q r s t u v w x y z", "   leading and trailing   ",
+        "€€€€€€€€€€"};
+    for (size_t r = 0; r < sizeof replies / sizeof replies[0]; r++) {
+        for (int chunks = 1; chunks <= 12; chunks++) {
+            char chunks_s[8];
+            snprintf(chunks_s, sizeof chunks_s, "%d", chunks);
+            void *inst = create((const char *const[]){"reply", replies[r], "stream_chunks",
+                                                      chunks_s, NULL});
+            sy_request req = req_of(SY_OP_CHAT, "{\"model\":\"m\",\"stream\":true}", "m", 1);
+            reply a = answer(inst, NULL, &req);
+            char *ev[64];
+            int n = sse_events(a.text, ev, 64);
+            cr_assert_eq(n, chunks + 3, "%s / %d: %d events", replies[r], chunks, n);
+            char content[512] = "";
+            for (int i = 0; i < n - 1; i++) {
+                cJSON *j = cJSON_Parse(ev[i]);
+                cr_assert_not_null(j, "event %d not JSON: %s", i, ev[i]);
+                cJSON *c = cJSON_GetObjectItem(
+                    cJSON_GetObjectItem(
+                        cJSON_GetArrayItem(cJSON_GetObjectItem(j, "choices"), 0), "delta"),
+                    "content");
+                if (cJSON_IsString(c)) {
+                    /* Never a piece that starts inside a UTF-8 sequence. */
+                    cr_assert_neq((unsigned char)c->valuestring[0] & 0xC0, 0x80, "%s", ev[i]);
+                    strcat(content, c->valuestring);
+                }
+                cJSON_Delete(j);
+            }
+            cr_assert_str_eq(content, replies[r], "%d chunks", chunks);
+            free(a.text);
+            mock->destroy(inst);
+        }
+    }
 }

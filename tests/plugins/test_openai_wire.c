@@ -456,3 +456,121 @@ Test(wire, stream_events)
     s = event("");
     cr_assert_eq(s.done, 0);
 }
+
+/* ------------------------------------------------ property: random bodies */
+
+static uint64_t prng = 0x1234567;
+static unsigned rnd(unsigned n)
+{
+    prng = prng * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)(prng >> 33) % n;
+}
+
+static cJSON *random_value(int depth);
+
+static cJSON *random_string(void)
+{
+    static const char *const pieces[] = {"a", "model", "\"", "\\", "}", "{", "]", ",", ":",
+                                         "\n", "é", "\xe2\x82\xac", " ", "null", "0"};
+    char s[64] = "";
+    for (unsigned i = 0, n = rnd(6); i < n; i++) strcat(s, pieces[rnd(15)]);
+    return cJSON_CreateString(s);
+}
+
+static cJSON *random_object(int depth, int top)
+{
+    static const char *const keys[] = {"model", "messages", "stream_options", "x", "m\"odel",
+                                       "", "temperature", "mod"};
+    cJSON *o = cJSON_CreateObject();
+    for (unsigned i = 0, n = rnd(top ? 6 : 4); i < n; i++)
+        cJSON_AddItemToObject(o, keys[rnd(8)], random_value(depth + 1));
+    return o;
+}
+
+static cJSON *random_value(int depth)
+{
+    switch (depth > 4 ? rnd(4) : rnd(7)) {
+    case 0: return cJSON_CreateNumber((double)(int)rnd(100000) / 7.0);
+    case 1: return random_string();
+    case 2: return rnd(2) ? cJSON_CreateTrue() : cJSON_CreateNull();
+    case 3: return cJSON_CreateNumber(-(double)rnd(1000));
+    case 4: case 5: return random_object(depth, 0);
+    default: {
+        cJSON *a = cJSON_CreateArray();
+        for (unsigned i = 0, n = rnd(4); i < n; i++)
+            cJSON_AddItemToArray(a, random_value(depth + 1));
+        return a;
+    }
+    }
+}
+
+Test(wire, rewritten_bodies_equal_the_original_with_the_new_model)
+{
+    sy_openai_wire wu;
+    sy_openai_wire_conf c = {.api_key = KEY, .include_usage = 1};
+    cr_assert_eq(sy_openai_wire_init(&wu, fake_host(), "openai", &c, err, sizeof err), 0);
+    for (int iter = 0; iter < 2000; iter++) {
+        cJSON *orig = random_object(0, 1);
+        char *text = rnd(2) ? cJSON_Print(orig) : cJSON_PrintUnformatted(orig);
+        const char *model = rnd(2) ? "gpt-4o" : "we\"ird\\\x01";
+        sy_request r = chat(text, model, "client-model");
+        r.stream = (int)rnd(2);
+        sy_http_request out;
+        cr_assert_eq(sy_openai_wire_build_request(&wu, &ep, &r, &out, err, sizeof err), 0,
+                     "%s on %s", err, text);
+
+        /* Expected: every top-level "model" replaced, else one added first;
+         * for streams stream_options added (after an added model) when there
+         * was none. */
+        cJSON *want = cJSON_Duplicate(orig, 1);
+        int had_model = 0, had_so = 0;
+        for (cJSON *it = want->child; it; it = it->next) {
+            if (!strcmp(it->string, "model")) {
+                cJSON *n = cJSON_CreateString(model);
+                n->string = strdup("model"); /* ReplaceItemViaPointer keeps no key */
+                cJSON_ReplaceItemViaPointer(want, it, n);
+                it = n;
+                had_model = 1;
+            } else if (!strcmp(it->string, "stream_options")) {
+                had_so = 1;
+            }
+        }
+        if (r.stream && !had_so) {
+            cJSON *so = cJSON_CreateObject();
+            cJSON_AddTrueToObject(so, "include_usage");
+            so->string = strdup("stream_options");
+            so->next = want->child;
+            if (want->child) {
+                so->prev = want->child->prev;
+                want->child->prev = so;
+            } else {
+                so->prev = so;
+            }
+            want->child = so;
+        }
+        if (!had_model) {
+            cJSON *n = cJSON_CreateString(model);
+            n->string = strdup("model");
+            n->next = want->child;
+            if (want->child) {
+                n->prev = want->child->prev;
+                want->child->prev = n;
+            } else {
+                n->prev = n;
+            }
+            want->child = n;
+        }
+        cJSON *got = cJSON_ParseWithLength(out.body, out.body_len);
+        cr_assert_not_null(got, "not JSON: %.*s", (int)out.body_len, out.body);
+        char *ws = cJSON_PrintUnformatted(want), *gs = cJSON_PrintUnformatted(got);
+        cr_assert_str_eq(gs, ws, "from %s\ngot  %s\nwant %s", text, gs, ws);
+        cJSON_free(ws);
+        cJSON_free(gs);
+        cJSON_Delete(got);
+        cJSON_Delete(want);
+        cJSON_Delete(orig);
+        cJSON_free(text);
+        fake_host()->free(out.body_owned);
+    }
+    sy_openai_wire_fini(&wu);
+}

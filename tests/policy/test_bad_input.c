@@ -374,3 +374,54 @@ Test(bad_input, nothing_valid_reports_everything_once)
     tl_expect(&t.d, SY_DIAG_ERROR, 1, 1, "missing required key `providers`");
     tl_free(&t);
 }
+
+/* Big policies within the YAML limits (1 MiB, 100000 nodes) load in well
+ * under a second: duplicate checks, reference lookups and suggestions are
+ * not quadratic. The timeout catches a regression. */
+static char *grow(char *buf, size_t *len, size_t *cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (*len + n + 1 > *cap) {
+        *cap = (*cap + n + 1) * 2;
+        buf = realloc(buf, *cap);
+    }
+    memcpy(buf + *len, s, n + 1);
+    *len += n;
+    return buf;
+}
+
+Test(bad_input, big_policies_stay_fast, .timeout = 30)
+{
+    size_t len = 0, cap = 0;
+    char *y = NULL, item[64];
+    y = grow(y, &len, &cap,
+             "version: 1\nproviders:\n  a: {plugin: mock, endpoints: [{name: e}]}\n"
+             "  b:\n    plugin: mock\n    endpoints: [");
+    for (int i = 0; i < 12000; i++) {
+        snprintf(item, sizeof item, "%s{name: e%d}", i ? "," : "", i == 11999 ? 0 : i);
+        y = grow(y, &len, &cap, item);
+    }
+    y = grow(y, &len, &cap, "]\nmigration:\n  stable: a\n  canary: b\n  rollout:\n"
+                            "    percent: 1\n    canary_endpoints: [");
+    for (int i = 0; i < 12000; i++) {
+        snprintf(item, sizeof item, "%sx%d", i ? "," : "", i);
+        y = grow(y, &len, &cap, item);
+    }
+    y = grow(y, &len, &cap, "]\nmodels:\n  fallbacks:\n    m: [");
+    for (int i = 0; i < 40000; i++) {
+        snprintf(item, sizeof item, "%sm%d", i ? "," : "", i % 39990 + 1);
+        y = grow(y, &len, &cap, item);
+    }
+    y = grow(y, &len, &cap, "]\n");
+    cr_assert_lt(len, 1u << 20);
+    tload t;
+    tl_load(&t, y, SY_LOAD_VALIDATE, 0);
+    cr_assert_null(t.p);
+    /* one duplicate endpoint, 12000 unknown canary endpoints, 10 repeated models */
+    cr_expect_eq(t.d.n_errors, 1 + 12000 + 10);
+    cr_expect(tl_find(&t.d, SY_DIAG_ERROR, "duplicate endpoint name `e0`"));
+    cr_expect(tl_find(&t.d, SY_DIAG_ERROR, "has no endpoint named `x11999`"));
+    cr_expect(tl_find(&t.d, SY_DIAG_ERROR, "`m1` is listed twice in this chain"));
+    tl_free(&t);
+    free(y);
+}

@@ -26,6 +26,8 @@ Test(env, values_are_expanded)
             SY_LOAD_SERVE, 0);
     cr_assert(t.p, "%s", tl_printed(&t.d));
     cr_expect_str_eq(t.p->providers[0].endpoints[0].base_url, "https://relay.example:8443/v1");
+    cr_expect_str_eq(t.p->providers[0].endpoints[0].base_url_raw, "https://${T_HOST}:8443/v1");
+    cr_expect_null(t.p->providers[1].endpoints[0].base_url_raw);
     cr_expect_float_eq(t.p->migration.percent, 25, 1e-9);
     cr_expect_eq(t.p->server.request_timeout_ms, 45000);
     tl_free(&t);
@@ -109,7 +111,7 @@ Test(env, bad_references)
             SY_LOAD_VALIDATE, 0);
     cr_assert_null(t.p);
     tl_expect(&t.d, SY_DIAG_ERROR, 2, 18, "`server.listen`: `${1BAD}` has a bad variable reference");
-    tl_expect(&t.d, SY_DIAG_ERROR, 2, 39, "`server.admin_key`: `${UNCLOSED` has a bad variable");
+    tl_expect(&t.d, SY_DIAG_ERROR, 2, 40, "`server.admin_key`: `${UNCLOSED` has a bad variable");
     tl_free(&t);
 }
 
@@ -225,9 +227,33 @@ Test(env, plugin_messages_are_scrubbed)
             "    endpoints: [{name: a, region: '${T_REGION}'}]\n",
             SY_LOAD_VALIDATE, 1);
     cr_assert_null(t.p);
-    tl_expect(&t.d, SY_DIAG_ERROR, 6, 18, "unknown region '${T_REGION}'");
+    tl_expect(&t.d, SY_DIAG_ERROR, 6, 17, "unknown region '${T_REGION}'");
     char *all = tl_printed(&t.d);
     cr_expect_null(strstr(all, "SECRET"), "%s", all);
     free(all);
+    tl_free(&t);
+}
+
+Test(env, plugin_built_urls_keep_the_raw_text)
+{
+    setenv("T_REGION2", "cn-east", 1);
+    setenv("T_HSKEY", "hs-key-123", 1);
+    tload t;
+    tl_load(&t,
+            "version: 1\n"
+            "providers:\n"
+            "  hs:\n"
+            "    plugin: holysheep\n"
+            "    api_key: ${T_HSKEY}\n"
+            "    endpoints:\n"
+            "      - {name: a, region: '${T_REGION2}'}\n"
+            "      - {name: b, region: cn-north}\n",
+            SY_LOAD_VALIDATE, 1);
+    cr_assert(t.p, "%s", tl_printed(&t.d));
+    const sy_policy_endpoint *a = &t.p->providers[0].endpoints[0];
+    const sy_policy_endpoint *b = &t.p->providers[0].endpoints[1];
+    cr_expect_str_eq(a->base_url, "https://cn-east.holysheep.ai/v1");
+    cr_expect_str_eq(a->base_url_raw, "https://${T_REGION2}.holysheep.ai/v1");
+    cr_expect_null(b->base_url_raw);
     tl_free(&t);
 }

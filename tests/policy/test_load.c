@@ -581,8 +581,7 @@ Test(load, plugin_keys_and_endpoints)
             SY_LOAD_VALIDATE, 1);
     cr_assert_null(t.p);
     tl_expect(&t.d, SY_DIAG_ERROR, 7, 9,
-              "`providers.oa2.endpoints[0]`: endpoint `global`: endpoint 'global' needs a "
-              "base_url");
+              "`providers.oa2.endpoints[0]`: endpoint 'global' needs a base_url");
     tl_expect(&t.d, SY_DIAG_ERROR, 9, 13, "plugin `mock` refused this provider's settings: "
                                           "error_rate must be between 0 and 1");
     tl_free(&t);

@@ -54,7 +54,8 @@ static sy_request_event event_for(long i)
         .arm = i % 10 ? "stable" : "canary", .provider = i % 10 ? "openai-official" : "holysheep",
         .endpoint = endpoints[i % 3], .model_asked = models[i % 2],
         .model_served = models[i % 2], .status = codes[i % 10], .attempts = 1,
-        .start_ns = 1000, .ttfb_ns = 1000 + 250000000, .end_ns = 1000 + (uint64_t)(i % 997) * 1000000,
+        .start_ns = 1000, .ttfb_ns = 1000 + 250000000,
+        .end_ns = 1000 + (uint64_t)(i % 997) * 1000000,
         .upstream_ns = (uint64_t)(i % 997) * 999000, .input_tokens = 120, .output_tokens = 30,
     };
     return ev;
@@ -76,7 +77,8 @@ static void *run_attempts(void *arg)
 {
     result *out = arg;
     sy_attempt_event ok = {.provider = "holysheep", .endpoint = "cn-north", .model = "gpt-4.1",
-                           .status = 200, .start_ns = 10, .ttfb_ns = 200000010, .end_ns = 900000000};
+                           .status = 200, .start_ns = 10, .ttfb_ns = 200000010,
+                           .end_ns = 900000000};
     sy_attempt_event bad = ok;
     bad.status = 503;
     bad.reason = "503";

@@ -32,7 +32,11 @@ static char *xstrndup(const char *s, size_t n)
     return p;
 }
 
-static bool name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; }
+static bool name_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+}
+
 static bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9'); }
 
 /* Metric name at s (colons allowed unless label): returns its length, 0 if none. */

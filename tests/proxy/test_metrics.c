@@ -149,7 +149,8 @@ static void check_totals(int rounds)
     cr_assert(fabs(got_sum - sum_ns * THREADS * rounds / 1e9) < 1e-6, "sum %f", got_sum);
     cr_assert_eq(prom_sum(&doc, "switchyard_request_duration_seconds_bucket", "le", "0.005", NULL),
                  le5 * THREADS * rounds);
-    cr_assert_eq(prom_sum(&doc, "switchyard_request_duration_seconds_bucket", "le", "+Inf", NULL), n);
+    cr_assert_eq(prom_sum(&doc, "switchyard_request_duration_seconds_bucket", "le", "+Inf", NULL),
+                 n);
     cr_assert_eq(prom_sum(&doc, "switchyard_overhead_seconds_count", NULL), n);
     cr_assert_eq(prom_sum(&doc, "switchyard_upstream_ttfb_seconds_count", NULL), n);
     /* ttfb is 2 ms: first bucket (5 ms) holds all of them */
@@ -161,7 +162,8 @@ static void check_totals(int rounds)
     cr_assert_eq(prom_sum(&doc, "switchyard_fallbacks_total", "from_model", "m1", "to_model", "fb",
                           NULL), n / 20);
     cr_assert_eq(prom_sum(&doc, "switchyard_tokens_total", "kind", "input", NULL), 10 * n);
-    cr_assert_eq(prom_sum(&doc, "switchyard_tokens_total", "kind", "output", NULL), 3 * (n - fails));
+    cr_assert_eq(prom_sum(&doc, "switchyard_tokens_total", "kind", "output", NULL),
+                 3 * (n - fails));
     cr_assert(prom_get(&doc, &v, "switchyard_rate_limited_total", NULL));
     cr_assert_eq(v, n / 100);
     /* 0.25 is exact in binary, so the double sum is exact too */
@@ -247,7 +249,8 @@ Test(metrics, every_spec_metric_has_help_and_type)
     }
     double v;
     cr_assert(prom_get(&doc, &v, "switchyard_requests_total", "arm", "canary", "provider",
-                       "holysheep", "endpoint", "cn-north", "model", "gpt-4o", "code", "200", NULL));
+                       "holysheep", "endpoint", "cn-north", "model", "gpt-4o", "code", "200",
+                       NULL));
     cr_assert_eq(v, 1);
     cr_assert(prom_get(&doc, &v, "switchyard_rollout_percent", NULL));
     cr_assert_eq(v, 12.5);
@@ -367,7 +370,8 @@ Test(metrics, cost_ignores_negative_and_non_finite)
 
 Test(metrics, label_values_are_escaped)
 {
-    sy_request_event ev = req("stable", "a\"b\\c\nd", "北京-1", "bad\xff\xfeutf8", "", 200, MS_NS);
+    sy_request_event ev = req("stable", "a\"b\\c\nd", "北京-1", "bad\xff\xfeutf8", "", 200,
+                              MS_NS);
     sy_metrics_observe_request(&ev);
     sy_metrics_set_endpoint_healthy("q\"uote", "back\\slash", 1);
 
@@ -378,7 +382,8 @@ Test(metrics, label_values_are_escaped)
     cr_assert(strstr(text, "endpoint=\"北京-1\""));
     double v;
     cr_assert(prom_get(&doc, &v, "switchyard_requests_total", "arm", "stable", "provider",
-                       "a\"b\\c\nd", "endpoint", "北京-1", "model", "bad\xef\xbf\xbd\xef\xbf\xbdutf8",
+                       "a\"b\\c\nd", "endpoint", "北京-1", "model",
+                       "bad\xef\xbf\xbd\xef\xbf\xbdutf8",
                        "code", "200", NULL));
     cr_assert_eq(v, 1);
     cr_assert(prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", "q\"uote", "endpoint",
@@ -493,14 +498,14 @@ Test(metrics, checker_rejects_invalid_exposition)
     cr_assert(!check("# HELP a x\n# TYPE a counter\na{1l=\"v\"} 1\n"));
     cr_assert(!check("# HELP a x\n# TYPE a counter\na{l=\"\xff\"} 1\n"));
     cr_assert(!check("# HELP a x\n# TYPE a counter\n# HELP b x\n# TYPE b counter\nb 1\na 1\n"));
-    snprintf(buf, sizeof buf, "%sh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n",
-             hdr);
+    snprintf(buf, sizeof buf, "%s%s", hdr,
+             "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n");
     cr_assert(check(buf));
-    snprintf(buf, sizeof buf, "%sh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 3\n",
-             hdr);
+    snprintf(buf, sizeof buf, "%s%s", hdr,
+             "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 3\n");
     cr_assert(!check(buf)); /* +Inf != _count */
-    snprintf(buf, sizeof buf, "%sh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n",
-             hdr);
+    snprintf(buf, sizeof buf, "%s%s", hdr,
+             "h_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n");
     cr_assert(!check(buf)); /* not cumulative */
     snprintf(buf, sizeof buf, "%sh_bucket{le=\"1\"} 1\nh_sum 3\nh_count 1\n", hdr);
     cr_assert(!check(buf)); /* no +Inf */
