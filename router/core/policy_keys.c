@@ -64,7 +64,8 @@ static const sy_pkey pk_plugins[] = {
     {.name = "path", .type = SY_PK_LIST, .parse = sy_pk_parse_plugin_path,
      .type_doc = "list of folders (or one folder)",
      .help = "where to find sy_NAME.so plugins; relative to the policy's folder; "
-             "SWITCHYARD_PLUGIN_PATH overrides it; default: the build's or install's plugin folder"},
+             "SWITCHYARD_PLUGIN_PATH overrides it; default: the build's or install's plugin "
+             "folder"},
     END,
 };
 

@@ -48,7 +48,7 @@ typedef enum sy_pk_type {
 #define SY_PKF_POSITIVE 0x4u     /* numbers and durations: must be > 0 */
 #define SY_PKF_RANGE 0x8u        /* numbers and ints: lo <= v <= hi */
 #define SY_PKF_PRESENT 0x10u     /* MAP: set the int at .present (in the child struct) when given */
-#define SY_PKF_EARLY 0x20u       /* parsed before the rest of its mapping (plugins: before providers) */
+#define SY_PKF_EARLY 0x20u       /* parsed before the rest of its mapping (plugins.path first) */
 #define SY_PKF_QUIET_UNSET 0x40u /* sy_pk_text: the caller reports an unset ${VAR} itself */
 
 typedef struct sy_pctx sy_pctx;

@@ -184,9 +184,9 @@ void sy_pk_parse_client_keys(sy_pctx *c, const sy_ynode *key, const sy_ynode *v,
         for (size_t i = 0; i < v->n_items; i++) {
             int env = 0, unset = 0;
             char ip[PATH_CAP];
-            char *t = sy_pk_text(c, v->items[i], idx_path(ip, sizeof ip, path, i), fl, &env,
-                                 &unset);
-            if (unset && !c->client_keys_unset) c->client_keys_unset = v->items[i];
+            /* each unset item is its own warning ("treated as not given") */
+            char *t = sy_pk_text(c, v->items[i], idx_path(ip, sizeof ip, path, i), k->flags,
+                                 &env, &unset);
             if (!t) continue;
             if (!env && *t) {
                 literal = 1;

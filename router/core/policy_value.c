@@ -381,7 +381,8 @@ int sy_pk_percent(sy_pctx *c, const sy_ynode *v, const char *path, double *out, 
                      show(v, sh, sizeof sh), env_note(env));
         else
             sy_error(c->d, v->loc,
-                     "`%s`: `%s`%s is not a percentage: write a number in 0..100, e.g. 10 or 99.5%%",
+                     "`%s`: `%s`%s is not a percentage: write a number in 0..100, e.g. 10 or "
+                     "99.5%%",
                      path, show(v, sh, sizeof sh), env_note(env));
         goto out;
     }

@@ -58,6 +58,19 @@ def switchyard_bin():
     return env_path("SWITCHYARD_BIN")
 
 
+_sanitized = None
+
+
+def sanitized_build():
+    """True when the router was built with AddressSanitizer: its allocator keeps
+    freed memory in quarantine, so RSS says nothing about buffering there."""
+    global _sanitized
+    if _sanitized is None:
+        with open(switchyard_bin(), "rb") as fh:
+            _sanitized = b"__asan_init" in fh.read()
+    return _sanitized
+
+
 def mock_bin():
     return env_path("MOCK_UPSTREAM_BIN")
 

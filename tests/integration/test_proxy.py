@@ -246,6 +246,8 @@ class SlowClient(IntegrationCase):
                       f"instead of {len(direct.body)}, first difference at byte {at}: "
                       f"router {r.body[at:at + 120]!r} upstream {direct.body[at:at + 120]!r}")
         growth_mib = (rss_stalled - rss0) / 1024
+        if harness.sanitized_build():
+            return  # ASan's quarantine holds freed buffers: RSS cannot show pausing here
         self.assertLess(growth_mib, 4, f"router RSS grew {growth_mib:.1f} MiB while the client "
                         f"stalled on a {len(r.body) / 1e6:.0f} MB stream: it buffers instead of pausing")
 

@@ -166,10 +166,12 @@ Test(bad_input, wrong_types)
     cr_assert_null(t.p);
     tl_expect(&t.d, SY_DIAG_ERROR, 7, 9, "`server`: expected a mapping, got a list");
     tl_expect(&t.d, SY_DIAG_ERROR, 9, 17, "`retry.max_attempts`: expected an integer, got `three`");
-    tl_expect(&t.d, SY_DIAG_ERROR, 10, 31, "`retry.backoff.jitter`: `3` is not one of full | equal | none");
+    tl_expect(&t.d, SY_DIAG_ERROR, 10, 31,
+              "`retry.backoff.jitter`: `3` is not one of full | equal | none");
     tl_expect(&t.d, SY_DIAG_ERROR, 12, 22, "quoted string \"5\"; remove the quotes");
     tl_expect(&t.d, SY_DIAG_ERROR, 13, 13, "`breaker.open_for`: expected a value, got a mapping");
-    tl_expect(&t.d, SY_DIAG_ERROR, 15, 23, "`migration.fallback_to_stable`: expected true or false");
+    tl_expect(&t.d, SY_DIAG_ERROR, 15, 23,
+              "`migration.fallback_to_stable`: expected true or false");
     /* Every problem in one run. */
     cr_expect_eq(t.d.n_errors, 6, "%s", tl_printed(&t.d));
     tl_free(&t);
@@ -188,7 +190,8 @@ Test(bad_input, negative_durations)
             SY_LOAD_VALIDATE, 0);
     cr_assert_null(t.p);
     tl_expect(&t.d, SY_DIAG_ERROR, 8, 19, "`retry.backoff.base`: `-5s` is not a valid duration");
-    tl_expect(&t.d, SY_DIAG_ERROR, 10, 20, "`server.request_timeout`: `-1m` is not a valid duration");
+    tl_expect(&t.d, SY_DIAG_ERROR, 10, 20,
+              "`server.request_timeout`: `-1m` is not a valid duration");
     tl_expect(&t.d, SY_DIAG_ERROR, 11, 17, "`server.idle_timeout`: must be longer than 0");
     tl_expect(&t.d, SY_DIAG_ERROR, 12, 19, "`server.header_timeout`: `10` is not a valid duration");
     cr_expect_eq(t.d.n_errors, 4, "%s", tl_printed(&t.d));
@@ -241,7 +244,8 @@ Test(bad_input, unknown_plugin)
             "    endpoints: [{name: e, base_url: http://x/v1}]\n",
             SY_LOAD_VALIDATE, 1);
     cr_assert_null(t.p);
-    tl_expect(&t.d, SY_DIAG_ERROR, 4, 13, "`providers.p.plugin`: plugin 'no-such-plugin' not found");
+    tl_expect(&t.d, SY_DIAG_ERROR, 4, 13,
+              "`providers.p.plugin`: plugin 'no-such-plugin' not found");
     cr_expect_eq(t.d.n_errors, 1, "%s", tl_printed(&t.d));
     tl_free(&t);
 }
@@ -329,7 +333,8 @@ Test(bad_input, unknown_key_with_suggestion)
     tl_expect(&t.d, SY_DIAG_ERROR, 10, 3,
               "`breaker`: unknown key `failure_treshold`; did you mean `failure_threshold`?");
     tl_expect(&t.d, SY_DIAG_ERROR, 12, 3, "`server`: unknown key `lisen`; did you mean `listen`?");
-    tl_expect(&t.d, SY_DIAG_ERROR, 13, 3, "`server`: unknown key `frobnicate`; valid keys here: listen,");
+    tl_expect(&t.d, SY_DIAG_ERROR, 13, 3,
+              "`server`: unknown key `frobnicate`; valid keys here: listen,");
     cr_expect_eq(t.d.n_errors, 4, "%s", tl_printed(&t.d));
     tl_free(&t);
 }
@@ -364,7 +369,8 @@ Test(bad_input, nothing_valid_reports_everything_once)
     cr_assert_null(t.p);
     tl_expect(&t.d, SY_DIAG_ERROR, 1, 10, "unsupported policy version 2");
     tl_expect(&t.d, SY_DIAG_ERROR, 2, 1, "the policy needs at least one provider");
-    tl_expect(&t.d, SY_DIAG_ERROR, 3, 23, "`retry.max_attempts`: 0 is out of range: must be 1..100");
+    tl_expect(&t.d, SY_DIAG_ERROR, 3, 23,
+              "`retry.max_attempts`: 0 is out of range: must be 1..100");
     cr_expect_eq(t.d.n_errors, 3, "%s", tl_printed(&t.d));
     tl_free(&t);
 

@@ -42,17 +42,17 @@ class Validate(unittest.TestCase):
             path = os.path.join(ROOT, "policies", name)
             rc, out, err = run(path)
             self.assertEqual(rc, 0, err)
-            self.assertRegex(out, r"^%s: ok \(\d+ providers?, \d+ endpoints?, \d+ fallback chains?, "
-                                  r"plugins: [a-z, ]+.*; (no warnings|\d+ warnings?)\)\n$"
-                             % re.escape(path))
+            self.assertRegex(out, r"^%s: ok \(\d+ providers?, \d+ endpoints?, "
+                                  r"\d+ fallback chains?, plugins: [a-z, ]+.*; "
+                                  r"(no warnings|\d+ warnings?)\)\n$" % re.escape(path))
             self.assertNotIn("error:", err)
 
     def test_demo_summary(self):
         rc, out, err = run("policies/demo.yaml", cwd=ROOT)
         self.assertEqual(rc, 0, err)
-        self.assertEqual(out, "policies/demo.yaml: ok (2 providers, 6 endpoints, 4 fallback chains, "
-                              "plugins: mock; canary relay-mock at 10% of users, stable "
-                              "official-mock; 1 warning)\n")
+        self.assertEqual(out, "policies/demo.yaml: ok (2 providers, 6 endpoints, 4 fallback "
+                              "chains, plugins: mock; canary relay-mock at 10% of users, "
+                              "stable official-mock; 1 warning)\n")
 
     def test_usage_errors(self):
         rc, out, err = run()

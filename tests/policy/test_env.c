@@ -78,6 +78,19 @@ Test(env, keys_that_may_be_unset)
     tl_expect(&t.d, SY_DIAG_WARNING, 4, 14, "T_NO_ADMIN is not set");
     cr_expect_eq(t.d.n_warnings, 2, "%s", tl_printed(&t.d));
     tl_free(&t);
+
+    /* In a list, an unset item is said even when others are set. */
+    setenv("T_ONE_CLIENT", "k1", 1);
+    tl_load(&t,
+            "version: 1\n"
+            "server:\n"
+            "  client_keys: [\"${T_ONE_CLIENT}\", \"${T_NO_CLIENTS}\"]\n" TL_PROVIDER,
+            SY_LOAD_SERVE, 0);
+    cr_assert(t.p, "%s", tl_printed(&t.d));
+    cr_expect_eq(t.p->server.n_client_keys, 1);
+    tl_expect(&t.d, SY_DIAG_WARNING, 3, 36, "`server.client_keys[1]`: environment variable "
+                                            "T_NO_CLIENTS is not set");
+    tl_free(&t);
 }
 
 Test(env, client_keys_forms)
@@ -110,7 +123,8 @@ Test(env, bad_references)
             "server: {listen: '${1BAD}', admin_key: '${UNCLOSED'}\n" TL_PROVIDER,
             SY_LOAD_VALIDATE, 0);
     cr_assert_null(t.p);
-    tl_expect(&t.d, SY_DIAG_ERROR, 2, 18, "`server.listen`: `${1BAD}` has a bad variable reference");
+    tl_expect(&t.d, SY_DIAG_ERROR, 2, 18,
+              "`server.listen`: `${1BAD}` has a bad variable reference");
     tl_expect(&t.d, SY_DIAG_ERROR, 2, 40, "`server.admin_key`: `${UNCLOSED` has a bad variable");
     tl_free(&t);
 }
@@ -176,8 +190,9 @@ static void check_no_leak(sy_load_mode mode)
     tl_expect(&t.d, SY_DIAG_ERROR, 27, 11,
               "`migration.stable`: `${T_SECRET}`: names are written as they are, not read from "
               "the environment");
-    tl_expect(&t.d, SY_DIAG_ERROR, 33, 24, "`migration.rollout.canary_endpoints[0]`: `${T_SECRET}`: "
-                                           "names are written as they are");
+    tl_expect(&t.d, SY_DIAG_ERROR, 33, 24,
+              "`migration.rollout.canary_endpoints[0]`: `${T_SECRET}`: names are written as they "
+              "are");
     free(all);
     tl_free(&t);
 }
@@ -205,8 +220,10 @@ Test(env, literal_secrets_are_flagged_not_quoted)
             "    endpoints: [{name: g, base_url: 'https://api.openai.com/v1'}]\n",
             SY_LOAD_VALIDATE, 1);
     cr_assert(t.p, "%s", tl_printed(&t.d));
-    tl_expect(&t.d, SY_DIAG_WARNING, 2, 21, "`server.admin_key` holds a secret written into the policy");
-    tl_expect(&t.d, SY_DIAG_WARNING, 6, 14, "`providers.b.api_key` holds a secret written into the policy");
+    tl_expect(&t.d, SY_DIAG_WARNING, 2, 21,
+              "`server.admin_key` holds a secret written into the policy");
+    tl_expect(&t.d, SY_DIAG_WARNING, 6, 14,
+              "`providers.b.api_key` holds a secret written into the policy");
     for (size_t i = 0; i < t.d.n; i++) cr_expect_null(strstr(t.d.items[i].msg, "LITERAL"));
     tl_free(&t);
 }

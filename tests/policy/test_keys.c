@@ -46,7 +46,8 @@ Test(keys, declarations_are_sound)
             k->type == SY_PK_CUSTOM)
             cr_expect(k->parse, "%s needs a parse callback", p->v[i]);
         if (k->flags & SY_PKF_RANGE) cr_expect_leq(k->lo, k->hi, "%s", p->v[i]);
-        if (k->flags & SY_PKF_REQUIRED) cr_expect_null(k->def, "%s: required with a default", p->v[i]);
+        if (k->flags & SY_PKF_REQUIRED)
+            cr_expect_null(k->def, "%s: required with a default", p->v[i]);
         for (size_t j = 0; j < i; j++) cr_expect_str_neq(p->v[i], p->v[j]);
     }
     for (size_t i = 0; i < p->n; i++) free(p->v[i]);

@@ -412,7 +412,8 @@ Test(load, migration_rules)
     tl_expect(&t.d, SY_DIAG_ERROR, 6, 11,
               "`migration.stable`: no provider named `openai-oficial`; did you mean "
               "`openai-official`?");
-    tl_expect(&t.d, SY_DIAG_ERROR, 8, 54, "has no endpoint named `cn-est`; did you mean `cn-east`?");
+    tl_expect(&t.d, SY_DIAG_ERROR, 8, 54,
+              "has no endpoint named `cn-est`; did you mean `cn-east`?");
     tl_free(&t);
 
     /* canary == stable; steps without step_after; a rollback with no threshold. */
