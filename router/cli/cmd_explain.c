@@ -43,6 +43,7 @@ typedef struct explain_args {
     int has_percent;
     double percent;
     int json;
+    const char *users_from; /* --users-from FILE ("-" = stdin): one explain per line */
 } explain_args;
 
 /* The request as explain sees it: headers, and a JSON body. */
@@ -65,6 +66,8 @@ static void usage(FILE *out)
             "  --body-user U  same as --body user=U\n"
             "  --percent P    the live rollout percentage (default: the policy's)\n"
             "  --json         one JSON object on stdout\n"
+            "  --users-from F one user id per line of F (- for stdin) instead of --user;\n"
+            "                 with --json, one JSON object per line (JSON Lines)\n"
             "Explicit --header/--body values win over --user.\n");
 }
 
@@ -104,7 +107,8 @@ static int parse_args(int argc, char **argv, explain_args *a)
         const char *val = NULL;
         /* Options taking a value accept "--opt V" and "--opt=V". */
         static const char *const with_value[] = {"--model", "--user", "--header", "--body",
-                                                 "--body-user", "--percent", NULL};
+                                                 "--body-user", "--percent", "--users-from",
+                                                 NULL};
         size_t optlen = strcspn(opt, "=");
         const char *name = NULL;
         for (size_t k = 0; with_value[k]; k++)
@@ -126,6 +130,8 @@ static int parse_args(int argc, char **argv, explain_args *a)
                 return 2;
             }
             a->model = val;
+        } else if (name && !strcmp(name, "--users-from")) {
+            a->users_from = val;
         } else if (name && !strcmp(name, "--user")) {
             a->user = val;
         } else if (name && !strcmp(name, "--header")) {
@@ -211,6 +217,19 @@ static int apply_user(const sy_policy *p, explain_args *a)
     list[0].value = a->user;
     (*n)++;
     return 0;
+}
+
+/* Take back what apply_user added (for the next --users-from line). */
+static void unapply_user(const sy_policy *p, explain_args *a)
+{
+    if (!a->user) return;
+    const sy_sticky_source *s = p->migration.n_sticky ? &p->migration.sticky[0] : NULL;
+    int header = s ? s->kind == SY_STICKY_HEADER : 1;
+    kv *list = header ? a->headers : a->body;
+    size_t *n = header ? &a->n_headers : &a->n_body;
+    free(list[0].key);
+    memmove(list, list + 1, (*n - 1) * sizeof *list);
+    (*n)--;
 }
 
 /* The body a client would send: {"model": M, ...--body keys}. */
@@ -486,6 +505,49 @@ static char *render_json(const sy_policy *p, const explain_args *a, double perce
     return text;
 }
 
+/* Plan and print one request: the same two calls the server makes. */
+static int explain_one(const sy_policy *p, explain_args *a)
+{
+    int rc = 0;
+    if (apply_user(p, a)) {
+        fprintf(stderr, "switchyard explain: too many options\n");
+        return 2;
+    }
+    cJSON *body = build_body(a);
+    if (!body) {
+        fprintf(stderr, "switchyard explain: out of memory\n");
+        unapply_user(p, a);
+        return 1;
+    }
+    explain_req req = {.a = a, .body = body};
+    sy_route_input in = {.model = a->model};
+    in.percent = a->has_percent ? a->percent : p->migration.percent;
+    in.sticky_key = sy_sticky_pick(p, req_header, req_body_value, &req, &in.sticky_source);
+    in.sticky_key_len = in.sticky_key ? strlen(in.sticky_key) : 0;
+    sy_plan plan;
+    sy_plan_build(p, &in, &plan);
+
+    if (a->json) {
+        char *text = render_json(p, a, in.percent, &plan);
+        if (!text) {
+            fprintf(stderr, "switchyard explain: out of memory\n");
+            rc = 1;
+        } else {
+            puts(text);
+            cJSON_free(text);
+        }
+    } else {
+        print_human(p, a, in.percent, &plan, stdout);
+    }
+    if (rc == 0 && fflush(stdout)) {
+        fprintf(stderr, "switchyard explain: writing the output: %s\n", strerror(errno));
+        rc = 1;
+    }
+    cJSON_Delete(body);
+    unapply_user(p, a);
+    return rc;
+}
+
 int cmd_explain(int argc, char **argv)
 {
     explain_args a;
@@ -501,7 +563,6 @@ int cmd_explain(int argc, char **argv)
     sy_diags_init(&d);
     sy_plugin_registry reg;
     sy_plugin_registry_init(&reg, NULL, 0);
-    cJSON *body = NULL;
     sy_policy *p = sy_policy_load(a.policy, SY_LOAD_VALIDATE, &reg, &d);
     if (!p) {
         sy_diags_print(&d, stderr);
@@ -515,45 +576,25 @@ int cmd_explain(int argc, char **argv)
     if (d.n_warnings)
         fprintf(stderr, "%s: %zu warning%s; `switchyard validate %s` shows them\n", a.policy,
                 d.n_warnings, d.n_warnings == 1 ? "" : "s", a.policy);
-    if (apply_user(p, &a)) {
-        fprintf(stderr, "switchyard explain: too many options\n");
-        rc = 2;
-        goto out;
-    }
-    body = build_body(&a);
-    if (!body) {
-        fprintf(stderr, "switchyard explain: out of memory\n");
-        rc = 1;
-        goto out;
-    }
-
-    /* The same two calls the server makes for each request. */
-    explain_req req = {.a = &a, .body = body};
-    sy_route_input in = {.model = a.model};
-    in.percent = a.has_percent ? a.percent : p->migration.percent;
-    in.sticky_key = sy_sticky_pick(p, req_header, req_body_value, &req, &in.sticky_source);
-    in.sticky_key_len = in.sticky_key ? strlen(in.sticky_key) : 0;
-    sy_plan plan;
-    sy_plan_build(p, &in, &plan);
-
-    if (a.json) {
-        char *text = render_json(p, &a, in.percent, &plan);
-        if (!text) {
-            fprintf(stderr, "switchyard explain: out of memory\n");
-            rc = 1;
+    if (a.users_from) {
+        FILE *in = strcmp(a.users_from, "-") ? fopen(a.users_from, "r") : stdin;
+        if (!in) {
+            fprintf(stderr, "switchyard explain: --users-from %s: %s\n", a.users_from, strerror(errno));
+            rc = 2;
             goto out;
         }
-        puts(text);
-        cJSON_free(text);
+        char line[1024];
+        while (rc == 0 && fgets(line, sizeof line, in)) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (!line[0]) continue;
+            a.user = line;
+            rc = explain_one(p, &a);
+        }
+        if (in != stdin) fclose(in);
     } else {
-        print_human(p, &a, in.percent, &plan, stdout);
-    }
-    if (fflush(stdout)) {
-        fprintf(stderr, "switchyard explain: writing the output: %s\n", strerror(errno));
-        rc = 1;
+        rc = explain_one(p, &a);
     }
 out:
-    cJSON_Delete(body);
     if (p) sy_policy_unref(p); /* destroys plugin instances before the plugins unload */
     sy_plugin_registry_free(&reg);
     sy_diags_free(&d);
