@@ -22,13 +22,14 @@
 #   WRK_CPUS=1           CPU list for wrk
 #   PIN=1                0 to run without taskset
 #   NGINX=nginx          nginx binary
+#   NGINX_KEEPALIVE=64   idle upstream connections nginx keeps (upstream keepalive)
 #   BODY=bench/chat-1k.json  request body
 #   RESULTS=bench/results    where results go
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${1:-${BUILD:-$ROOT/build}}
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "bench: no build directory '${1:-${BUILD:-build}}'" >&2; exit 2; }
+BUILD_ARG=${1:-${BUILD:-$ROOT/build}}
+BUILD=$(cd "$BUILD_ARG" 2>/dev/null && pwd) || { echo "bench: no build directory '$BUILD_ARG'" >&2; exit 2; }
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-"1 64 256"}
@@ -38,6 +39,7 @@ MOCK_CPUS=${MOCK_CPUS:-$SERVER_CPUS}
 WRK_CPUS=${WRK_CPUS:-1}
 PIN=${PIN:-1}
 NGINX=${NGINX:-nginx}
+NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-64}
 BODY=${BODY:-$ROOT/bench/chat-1k.json}
 RESULTS=${RESULTS:-$ROOT/bench/results}
 
@@ -217,7 +219,7 @@ http {
     keepalive_requests 1000000;
     upstream mock {
         server 127.0.0.1:$MOCK_PORT;
-        keepalive 64;
+        keepalive $NGINX_KEEPALIVE;
         keepalive_requests 1000000;
     }
     server {

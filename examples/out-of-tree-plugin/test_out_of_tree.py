@@ -19,6 +19,18 @@ import subprocess
 import sys
 import tempfile
 
+def _abi():
+    import os, re
+    root = os.environ.get("SOURCE_ROOT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    text = open(os.path.join(root, "router", "include", "switchyard", "plugin.h")).read()
+    major = re.search(r"#define SY_PLUGIN_ABI_MAJOR (\d+)", text).group(1)
+    minor = re.search(r"#define SY_PLUGIN_ABI_MINOR (\d+)", text).group(1)
+    return f"{major}.{minor}"
+
+
+ABI = _abi()
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -84,7 +96,7 @@ def main():
         p = subprocess.run([sy, 'plugins', '--path', out], capture_output=True, text=True,
                            timeout=30)
         text = p.stdout + p.stderr
-        for want in ['hello 0.1.0 (plugin ABI 1.0)', 'token (secret, required)']:
+        for want in [f'hello 0.1.0 (plugin ABI {ABI})', 'token (secret, required)']:
             if want not in text:
                 fail(f'`switchyard plugins --path {out}` lacks {want!r}:\n{text}')
         if p.returncode != 0 or 'not loaded' in text:
@@ -100,13 +112,13 @@ def main():
         sh(['make', '-s', '-C', src, f'OUT={out2}'], env=env2)
         p = subprocess.run([sy, 'plugins', '--path', out2], capture_output=True, text=True,
                            timeout=30)
-        if p.returncode != 0 or 'hello 0.1.0 (plugin ABI 1.0)' not in p.stdout:
+        if p.returncode != 0 or f'hello 0.1.0 (plugin ABI {ABI})' not in p.stdout:
             fail(f'build against the uninstalled .pc does not load:\n{p.stdout}{p.stderr}')
 
         p = subprocess.run([sy, 'plugins', '--path', plugindir], capture_output=True,
                            text=True, timeout=30)
         for name in ['openai', 'holysheep', 'mock']:
-            if f'\n{name} 1.0.0 (plugin ABI 1.0)' not in p.stdout:
+            if f'\n{name} 1.0.0 (plugin ABI {ABI})' not in p.stdout:
                 fail(f'installed {name} does not load:\n{p.stdout}{p.stderr}')
     print('ok: built out of tree through pkg-config and loaded by switchyard plugins')
 

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 static const char content_type[] = "Content-Type: application/json";
@@ -548,6 +549,43 @@ static void error_summary(const sy_openai_wire *w, int status, const cJSON *root
     sy_openai_wire_summarise(w, raw, rl, dst, cap);
 }
 
+/* The common case, a good answer, without a cJSON tree of the whole body:
+ * the host's scanner validates it and finds "usage", whose small object alone
+ * is parsed. Returns 1 when it settled the answer, 0 to take the full path
+ * (an error envelope to summarise, or a host older than ABI 1.1). */
+static int fast_ok_answer(const sy_openai_wire *w, sy_op op, const sy_http_response *resp,
+                          sy_result *res)
+{
+    const sy_host_api *h = w->host;
+    if (!h || h->size <= offsetof(sy_host_api, json_scan_object) || !h->json_scan_object)
+        return 0;
+    sy_json_field f[4] = {{.name = "error"}, {.name = "choices"}, {.name = "data"},
+                          {.name = "usage"}};
+    const char *why = NULL;
+    if (!resp->body || h->json_scan_object(resp->body, resp->body_len, f, 4, &why) != 0) {
+        /* A 2xx that is not JSON is a broken upstream, not an answer. */
+        res->verdict = SY_VERDICT_RETRY;
+        snprintf(res->error, sizeof res->error, "HTTP %d with a body that is not a JSON object",
+                 resp->status);
+        return 1;
+    }
+    if ((f[0].type == SY_JSON_OBJECT || f[0].type == SY_JSON_STRING) &&
+        f[1].type == SY_JSON_ABSENT && f[2].type == SY_JSON_ABSENT)
+        return 0; /* an error envelope in a 200: the full path summarises it */
+    if (f[3].type == SY_JSON_OBJECT) {
+        cJSON *usage = cJSON_ParseWithLength(f[3].val, f[3].len);
+        cJSON *wrap = cJSON_CreateObject();
+        if (usage && wrap) {
+            cJSON_AddItemToObject(wrap, "usage", usage);
+            usage = NULL;
+            read_usage(wrap, op, &res->usage);
+        }
+        cJSON_Delete(usage);
+        cJSON_Delete(wrap);
+    }
+    return 1;
+}
+
 int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req,
                                   const sy_http_response *resp, sy_result *res)
 {
@@ -562,6 +600,7 @@ int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req
         /* A stream's usage comes through stream_event. */
         return 0;
     }
+    if (res->verdict == SY_VERDICT_OK && fast_ok_answer(w, op, resp, res)) return 0;
     cJSON *root = resp->body && resp->body_len
                       ? cJSON_ParseWithLength(resp->body, resp->body_len)
                       : NULL;

@@ -12,6 +12,7 @@
 
 #include "loader.h"
 #include "log.h"
+#include "json_scan.h"
 #include "rng.h"
 
 _Static_assert((int)SY_LOG_ERROR == (int)SY_LOG_LVL_ERROR &&
@@ -52,6 +53,7 @@ static const sy_host_api host_api = {
     .alloc = host_alloc,
     .free = host_free,
     .random_u64 = host_random_u64,
+    .json_scan_object = sy_json_scan_object,
 };
 
 const sy_host_api *sy_host_api_get(void) { return &host_api; }

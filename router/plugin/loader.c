@@ -36,7 +36,8 @@
  * entry is sizeof(sy_plugin): a plugin built for an older minor is then read
  * only up to its own size. */
 static const size_t desc_size_for_minor[SY_PLUGIN_ABI_MINOR + 1] = {
-    [0] = sizeof(sy_plugin),
+    [0] = sizeof(sy_plugin), /* 1.1 added a host service, not a descriptor field */
+    [1] = sizeof(sy_plugin),
 };
 
 /* Keys the host itself reads at the provider and endpoint level of a policy;

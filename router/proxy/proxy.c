@@ -1,7 +1,6 @@
 /* proxy.c - the request executor (see proxy.h). */
 #include "proxy.h"
 
-#include <cjson/cJSON.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include "backoff.h"
 #include "clock.h"
 #include "events.h"
+#include "json_scan.h"
 #include "metrics.h"
 #include "planner.h"
 #include "rng.h"
@@ -573,9 +573,12 @@ static void ex_attempt(sy_exchange *ex)
 
 /* ---------------------------------------------------------- starting */
 
+#define MAX_BODY_STICKY 8
+
 typedef struct sticky_ctx {
     const sy_http_req *req;
-    const cJSON *json;
+    sy_json_field *fields; /* model, stream, then the body sticky sources */
+    size_t n_fields;
     char buf[256];
 } sticky_ctx;
 
@@ -590,11 +593,23 @@ static const char *sticky_header(void *ctx, const char *name)
     return sc->buf;
 }
 
+/* A top-level string of the body, decoded; NULL when absent or empty. */
+static const char *field_string(const sy_json_field *f, char *buf, size_t cap)
+{
+    if (f->type != SY_JSON_STRING || f->len == 0) return NULL;
+    if (f->escaped) return sy_json_unescape(f->val, f->len, buf, cap) > 0 ? buf : NULL;
+    if (f->len >= cap) return NULL;
+    memcpy(buf, f->val, f->len);
+    buf[f->len] = '\0';
+    return buf;
+}
+
 static const char *sticky_body(void *ctx, const char *key)
 {
     sticky_ctx *sc = ctx;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sc->json, key);
-    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+    for (size_t i = 2; i < sc->n_fields; i++)
+        if (!strcmp(sc->fields[i].name, key)) return field_string(&sc->fields[i], sc->buf, sizeof sc->buf);
+    return NULL;
 }
 
 void sy_request_id_make(const sy_http_req *req, char *out, size_t cap)
@@ -626,27 +641,32 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
     char hdr[96];
     snprintf(hdr, sizeof hdr, "x-request-id: %s\r\n", rid);
 
-    cJSON *json = cJSON_ParseWithLength(body, body_len);
-    if (!json || !cJSON_IsObject(json)) {
-        cJSON_Delete(json);
+    /* Validate the body and pick out what routing needs, without a tree. */
+    sy_json_field fields[2 + MAX_BODY_STICKY] = {{.name = "model"}, {.name = "stream"}};
+    size_t nf = 2;
+    for (size_t i = 0; i < pol->migration.n_sticky && nf < 2 + MAX_BODY_STICKY; i++)
+        if (pol->migration.sticky[i].kind == SY_STICKY_BODY)
+            fields[nf++].name = pol->migration.sticky[i].name;
+    const char *why = NULL;
+    if (sy_json_scan_object(body, body_len, fields, nf, &why) != 0) {
         sy_policy_unref(pol);
         sy_conn_respond_error(c, 400, "invalid_request_error", "invalid_json", hdr,
-                              "the request body is not a JSON object");
+                              "the request body is not valid JSON: %s", why);
         return 0;
     }
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(json, "model");
-    if (!cJSON_IsString(model) || !model->valuestring[0] || strlen(model->valuestring) > 256) {
-        cJSON_Delete(json);
+    char model[257];
+    const char *m = field_string(&fields[0], model, sizeof model);
+    for (const unsigned char *q = (const unsigned char *)m; q && *q; q++)
+        if (*q < 0x20 || *q == 0x7f) m = NULL; /* it ends up in a response header */
+    if (!m) {
         sy_policy_unref(pol);
         sy_conn_respond_error(c, 400, "invalid_request_error", "invalid_model", hdr,
                               "the request needs a \"model\" string (at most 256 characters)");
         return 0;
     }
-    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(json, "stream");
 
     sy_exchange *ex = calloc(1, sizeof *ex);
     if (!ex) {
-        cJSON_Delete(json);
         sy_policy_unref(pol);
         sy_conn_respond_error(c, 503, "service_unavailable", "out_of_memory", hdr, "out of memory");
         return 0;
@@ -655,8 +675,8 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
     ex->w = sy_conn_worker(c);
     ex->pol = pol;
     ex->op = op;
-    ex->stream = cJSON_IsTrue(stream) && op != SY_OP_EMBEDDINGS;
-    ex->model = strdup(model->valuestring);
+    ex->stream = fields[1].type == SY_JSON_TRUE && op != SY_OP_EMBEDDINGS;
+    ex->model = strdup(model);
     ex->body = malloc(body_len + 1);
     memcpy(ex->request_id, rid, sizeof rid);
     ex->method = "POST";
@@ -668,7 +688,6 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
     ex->timer = evtimer_new(sy_worker_base(ex->w), on_backoff, ex);
     sy_sse_init(&ex->sse, MAX_SSE_EVENT);
     if (!ex->model || !ex->body || !ex->timer) {
-        cJSON_Delete(json);
         sy_conn_respond_error(c, 503, "service_unavailable", "out_of_memory", hdr, "out of memory");
         ex_free(ex, 0, 0);
         return 1;
@@ -677,12 +696,11 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
     ex->body[body_len] = '\0';
     ex->body_len = body_len;
 
-    sticky_ctx sc = {req, json, {0}};
+    sticky_ctx sc = {req, fields, nf, {0}};
     const char *source = NULL;
     const char *key = sy_sticky_pick(pol, sticky_header, sticky_body, &sc, &source);
     sy_route_input in = {ex->model, key, key ? strlen(key) : 0, source, sy_runtime_percent()};
     sy_plan_build(pol, &in, &ex->plan);
-    cJSON_Delete(json);
 
     if (ex->plan.n_steps == 0) {
         char hdrs[768];

@@ -44,6 +44,9 @@ struct sy_upstream {
     size_t n_active;
     CURL *pool[POOL_MAX];
     size_t n_pool;
+    sy_transfer *free_transfers; /* reused structs: their 8 KiB header store is never zeroed */
+    size_t n_free_transfers;
+    int proxy_from_env;          /* a *_proxy variable was set at start: let curl read it */
     sock_ctx **socks; /* by fd */
     size_t n_socks;
 };
@@ -241,13 +244,35 @@ static void release_transfer(sy_transfer *t)
     sy_upstream *u = t->u;
     curl_multi_remove_handle(u->multi, t->easy);
     unlink_transfer(t);
-    if (u->n_pool < POOL_MAX) {
-        curl_easy_reset(t->easy);
-        u->pool[u->n_pool++] = t->easy;
+    /* Pooled easy handles keep their options: every transfer sets the same
+     * ones again, so no curl_easy_reset (it clears a large struct). */
+    if (u->n_pool < POOL_MAX) u->pool[u->n_pool++] = t->easy;
+    else curl_easy_cleanup(t->easy);
+    if (u->n_free_transfers < POOL_MAX) {
+        t->next = u->free_transfers;
+        u->free_transfers = t;
+        u->n_free_transfers++;
     } else {
-        curl_easy_cleanup(t->easy);
+        free(t);
     }
-    free(t);
+}
+
+/* A new easy handle with the options that never change. */
+static CURL *easy_new(sy_upstream *u)
+{
+    CURL *e = curl_easy_init();
+    if (!e) return NULL;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
+    /* Without a proxy in the environment at start, tell curl so: it would
+     * otherwise read the *_proxy variables on every transfer. */
+    if (!u->proxy_from_env) curl_easy_setopt(e, CURLOPT_PROXY, "");
+    return e;
 }
 
 static sy_xfer_error map_error(CURLcode c)
@@ -301,12 +326,15 @@ sy_transfer *sy_upstream_post(sy_upstream *u, const sy_http_request *hr, int64_t
                               int64_t connect_timeout_ms, const sy_transfer_cbs *cbs, void *ctx,
                               char *msg, size_t msglen)
 {
-    sy_transfer *t = calloc(1, sizeof *t);
-    if (!t) {
+    sy_transfer *t = u->free_transfers;
+    if (t) {
+        u->free_transfers = t->next;
+        u->n_free_transfers--;
+    } else if (!(t = malloc(sizeof *t))) {
         snprintf(msg, msglen, "out of memory");
         return NULL;
     }
-    CURL *e = u->n_pool ? u->pool[--u->n_pool] : curl_easy_init();
+    CURL *e = u->n_pool ? u->pool[--u->n_pool] : easy_new(u);
     if (!e) {
         free(t);
         snprintf(msg, msglen, "curl_easy_init failed");
@@ -316,6 +344,10 @@ sy_transfer *sy_upstream_post(sy_upstream *u, const sy_http_request *hr, int64_t
     t->easy = e;
     t->cbs = cbs;
     t->ctx = ctx;
+    t->prev = t->next = NULL;
+    t->hdrs_len = 0;
+    t->headers_seen = 0;
+    t->errbuf[0] = '\0';
 
     /* Headers: the plugin's lines plus "Expect:" (curl would otherwise wait
      * for a 100 Continue on bodies over 1 KiB). Nodes live in the transfer. */
@@ -326,22 +358,15 @@ sy_transfer *sy_upstream_post(sy_upstream *u, const sy_http_request *hr, int64_t
     for (unsigned i = 0; i < n; i++) t->hdr_nodes[i].next = i + 1 < n ? &t->hdr_nodes[i + 1] : NULL;
 
     curl_easy_setopt(e, CURLOPT_URL, hr->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, hr->body ? hr->body : "");
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)hr->body_len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->hdr_nodes);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 1));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout_ms > 0 ? connect_timeout_ms : 10000));
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
 
     t->next = u->active;
     if (u->active) u->active->prev = t;
@@ -375,6 +400,10 @@ sy_upstream *sy_upstream_new(struct event_base *base)
     sy_upstream *u = calloc(1, sizeof *u);
     if (!u) return NULL;
     u->base = base;
+    static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                             "all_proxy", "ALL_PROXY", NULL};
+    for (size_t i = 0; proxy_vars[i]; i++)
+        if (getenv(proxy_vars[i])) u->proxy_from_env = 1;
     u->multi = curl_multi_init();
     u->timer = evtimer_new(base, on_timer, u);
     if (!u->multi || !u->timer) {
@@ -396,6 +425,11 @@ void sy_upstream_free(sy_upstream *u)
     while (u->active) release_transfer(u->active);
     if (u->multi) curl_multi_cleanup(u->multi); /* closes cached connections via on_close_socket */
     for (size_t i = 0; i < u->n_pool; i++) curl_easy_cleanup(u->pool[i]);
+    while (u->free_transfers) {
+        sy_transfer *t = u->free_transfers;
+        u->free_transfers = t->next;
+        free(t);
+    }
     for (size_t i = 0; i < u->n_socks; i++)
         if (u->socks[i]) {
             if (u->socks[i]->ev) event_free(u->socks[i]->ev);

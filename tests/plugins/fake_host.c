@@ -1,6 +1,10 @@
 /* fake_host.c - see fake_host.h. */
 #include "fake_host.h"
 
+#include <stddef.h>
+
+#include "json_scan.h"
+
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,9 +58,21 @@ static const sy_host_api fake = {
     .alloc = fh_alloc,
     .free = fh_free,
     .random_u64 = fh_random,
+    .json_scan_object = sy_json_scan_object, /* the host's real scanner (ABI 1.1) */
+};
+
+/* The same table as a host built for ABI 1.0 would hand out: no JSON scanner. */
+static const sy_host_api fake_v10 = {
+    .size = offsetof(sy_host_api, json_scan_object),
+    .abi_minor = 0,
+    .log = fh_log,
+    .alloc = fh_alloc,
+    .free = fh_free,
+    .random_u64 = fh_random,
 };
 
 const sy_host_api *fake_host(void) { return &fake; }
+const sy_host_api *fake_host_v10(void) { return &fake_v10; }
 void fake_host_seed(uint64_t seed) { rng_state = seed; }
 long fake_host_live(void) { return live; }
 const char *fake_host_last_log(void) { return last_log; }

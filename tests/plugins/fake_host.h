@@ -11,6 +11,8 @@
 #include <switchyard/plugin.h>
 
 const sy_host_api *fake_host(void);
+/* The table of a host built for ABI 1.0 (no json_scan_object), same services. */
+const sy_host_api *fake_host_v10(void);
 void fake_host_seed(uint64_t seed);
 /* Allocations not yet freed. */
 long fake_host_live(void);

@@ -12,6 +12,18 @@ import subprocess
 import sys
 import tempfile
 
+def _abi():
+    import os, re
+    root = os.environ.get("SOURCE_ROOT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    text = open(os.path.join(root, "router", "include", "switchyard", "plugin.h")).read()
+    major = re.search(r"#define SY_PLUGIN_ABI_MAJOR (\d+)", text).group(1)
+    minor = re.search(r"#define SY_PLUGIN_ABI_MINOR (\d+)", text).group(1)
+    return f"{major}.{minor}"
+
+
+ABI = _abi()
+
+
 BIN = os.environ['SWITCHYARD_BIN']
 BUILD_PLUGINS = os.environ['SWITCHYARD_PLUGIN_PATH']
 FIXTURES = sys.argv[1]
@@ -43,8 +55,8 @@ def test_plugins_lists_the_shipped_plugins():
     rc, out, err = run(['plugins'])
     d = show(rc, out, err)
     check('plugins: exit 0', rc == 0, d)
-    for line in ['openai 1.0.0 (plugin ABI 1.0)', 'holysheep 1.0.0 (plugin ABI 1.0)',
-                 'mock 1.0.0 (plugin ABI 1.0)', 'this switchyard speaks plugin ABI 1.0',
+    for line in [f'openai 1.0.0 (plugin ABI {ABI})', f'holysheep 1.0.0 (plugin ABI {ABI})',
+                 f'mock 1.0.0 (plugin ABI {ABI})', f'this switchyard speaks plugin ABI {ABI}',
                  '    api_key (secret, required)', '    organization (string, optional)',
                  '    include_usage_in_streams (bool, default false)',
                  '    region (string, optional)', '    latency (duration, default 20ms)',
@@ -64,10 +76,10 @@ def test_plugins_lists_broken_files_with_their_error():
     d = show(rc, out, err)
     check('plugins --path fixtures: exit 0 (one plugin loaded)', rc == 0, d)
     check('plugins --path overrides SWITCHYARD_PLUGIN_PATH', 'openai' not in out, d)
-    check('plugins --path: lists good', 'good 0.0.1 (plugin ABI 1.0)' in out, d)
+    check('plugins --path: lists good', f'good 0.0.1 (plugin ABI {ABI})' in out, d)
     check('plugins --path: has a not loaded section', '\nnot loaded:\n' in out, d)
-    for f, why in [('sy_abi2.so', 'built for plugin ABI 2.x, this switchyard speaks 1.0'),
-                   ('sy_newminor.so', "newer than this switchyard's 1.0"),
+    for f, why in [('sy_abi2.so', f'built for plugin ABI 2.x, this switchyard speaks {ABI}'),
+                   ('sy_newminor.so', f"newer than this switchyard's {ABI}"),
                    ('sy_text.so', 'not a shared object'),
                    ('sy_nosym.so', "no 'switchyard_plugin' descriptor symbol"),
                    ('sy_nocreate.so', 'no create callback'),
@@ -126,8 +138,8 @@ def validate(name, env_extra, unset=(), policy=POLICY):
 
 def test_validate_reports_each_loader_error_at_the_plugin_line():
     cases = [
-        ('abi2', 'built for plugin ABI 2.x, this switchyard speaks 1.0'),
-        ('newminor', "newer than this switchyard's 1.0"),
+        ('abi2', f'built for plugin ABI 2.x, this switchyard speaks {ABI}'),
+        ('newminor', f"newer than this switchyard's {ABI}"),
         ('small', 'descriptor is'),
         ('text', 'not a shared object'),
         ('nosym', "no 'switchyard_plugin' descriptor symbol"),

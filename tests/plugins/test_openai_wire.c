@@ -294,6 +294,18 @@ static sy_result parse(int status, const char *body, sy_op op, int stream)
     memset(&res, 0x5A, sizeof res);
     cr_assert_eq(sy_openai_wire_parse_response(&w, &r, &resp, &res), 0);
     cr_assert_null(res.body);
+    /* A host without the ABI 1.1 JSON scanner (full cJSON path) must agree. */
+    sy_openai_wire w10;
+    sy_openai_wire_conf c = {.api_key = KEY};
+    cr_assert_eq(sy_openai_wire_init(&w10, fake_host_v10(), "openai", &c, err, sizeof err), 0);
+    sy_result res10;
+    memset(&res10, 0x5A, sizeof res10);
+    cr_assert_eq(sy_openai_wire_parse_response(&w10, &r, &resp, &res10), 0);
+    sy_openai_wire_fini(&w10);
+    cr_assert_eq(res10.verdict, res.verdict, "verdicts differ for %s", body ? body : "(null)");
+    cr_assert_eq(res10.usage.input_tokens, res.usage.input_tokens);
+    cr_assert_eq(res10.usage.output_tokens, res.usage.output_tokens);
+    cr_assert_str_eq(res10.error, res.error);
     cr_assert_lt(strlen(res.error), sizeof res.error);
     return res;
 }

@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define SY_PLUGIN_ABI_MAJOR 1
-#define SY_PLUGIN_ABI_MINOR 0
+#define SY_PLUGIN_ABI_MINOR 1
 #define SY_PLUGIN_SYMBOL "switchyard_plugin"
 
 /* Export the descriptor with default visibility even when the plugin is
@@ -79,6 +79,29 @@ typedef struct sy_config_value {
     double d;      /* NUMBER, PERCENT */
 } sy_config_value;
 
+/* ------------------------------------------------------------ JSON fields */
+
+/* What the host's JSON scanner (sy_host_api.json_scan_object, ABI 1.1) reports
+ * for one wanted top-level key of an object. */
+typedef enum sy_json_type {
+    SY_JSON_ABSENT = 0,
+    SY_JSON_STRING,
+    SY_JSON_NUMBER,
+    SY_JSON_TRUE,
+    SY_JSON_FALSE,
+    SY_JSON_NULL,
+    SY_JSON_OBJECT,
+    SY_JSON_ARRAY,
+} sy_json_type;
+
+typedef struct sy_json_field {
+    const char *name;  /* in: the top-level key wanted */
+    sy_json_type type; /* out: SY_JSON_ABSENT when the key is not there */
+    const char *val;   /* out: strings: the bytes between the quotes; others: the raw value text */
+    size_t len;
+    int escaped;       /* out: a string with backslash escapes */
+} sy_json_field;
+
 /* ---------------------------------------------------------- host services */
 
 enum { SY_LOG_ERROR = 0, SY_LOG_WARN = 1, SY_LOG_INFO = 2, SY_LOG_DEBUG = 3 };
@@ -98,6 +121,14 @@ typedef struct sy_host_api {
     /* 64 uniformly random bits from the host's seeded generator; safe to call
      * from any worker thread. */
     uint64_t (*random_u64)(void);
+
+    /* ABI 1.1. Validate p[0..n) as one strict JSON object (RFC 8259, nesting
+     * bounded) and fill in the wanted top-level fields, without building a
+     * tree or allocating. Returns 0, or -1 with *why set. Far cheaper than a
+     * full parse when a plugin needs two fields of a large answer. Check
+     * host->size > offsetof(sy_host_api, json_scan_object) before use. */
+    int (*json_scan_object)(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
+                            const char **why);
 } sy_host_api;
 
 /* ------------------------------------------------------- request / answer */

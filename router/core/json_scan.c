@@ -1,0 +1,304 @@
+/* json_scan.c - strict JSON validation with top-level field capture (see json_scan.h). */
+#include "json_scan.h"
+
+#include <string.h>
+
+typedef struct scanner {
+    const char *p, *end;
+    const char *why;
+} scanner;
+
+static void skip_ws(scanner *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t')) s->p++;
+}
+
+static int fail(scanner *s, const char *why)
+{
+    if (!s->why) s->why = why;
+    return -1;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Bytes that end a run of plain string content: '"', '\\' and controls. */
+static const unsigned char string_stop[256] = {
+    [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+/* At an opening quote: scan to after the closing one. */
+static int scan_string(scanner *s, const char **start, size_t *len, int *escaped)
+{
+    s->p++; /* the quote */
+    const char *b = s->p;
+    int esc = 0;
+    while (s->p < s->end) {
+        /* Skip plain content a few bytes at a time: this loop is most of the
+         * scanner's work on a chat body. */
+        while (s->end - s->p >= 4 && !string_stop[(unsigned char)s->p[0]] &&
+               !string_stop[(unsigned char)s->p[1]] && !string_stop[(unsigned char)s->p[2]] &&
+               !string_stop[(unsigned char)s->p[3]])
+            s->p += 4;
+        while (s->p < s->end && !string_stop[(unsigned char)*s->p]) s->p++;
+        if (s->p >= s->end) break;
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            *start = b;
+            *len = (size_t)(s->p - b);
+            *escaped = esc;
+            s->p++;
+            return 0;
+        }
+        if (c < 0x20) return fail(s, "a raw control character inside a JSON string");
+        if (c == '\\') {
+            esc = 1;
+            if (++s->p >= s->end) break;
+            switch (*s->p) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                s->p++;
+                continue;
+            case 'u':
+                if (s->end - s->p < 5) return fail(s, "a truncated \\u escape in a JSON string");
+                for (int i = 1; i <= 4; i++)
+                    if (hexval(s->p[i]) < 0) return fail(s, "a bad \\u escape in a JSON string");
+                s->p += 5;
+                continue;
+            default:
+                return fail(s, "a bad escape in a JSON string");
+            }
+        }
+        s->p++;
+    }
+    return fail(s, "an unterminated JSON string");
+}
+
+static int scan_number(scanner *s)
+{
+    const char *q = s->p;
+    if (q < s->end && *q == '-') q++;
+    if (q >= s->end) return fail(s, "a bad JSON number");
+    if (*q == '0') {
+        q++;
+    } else if (*q >= '1' && *q <= '9') {
+        while (q < s->end && *q >= '0' && *q <= '9') q++;
+    } else {
+        return fail(s, "a bad JSON number");
+    }
+    if (q < s->end && *q == '.') {
+        q++;
+        if (q >= s->end || *q < '0' || *q > '9') return fail(s, "a bad JSON number");
+        while (q < s->end && *q >= '0' && *q <= '9') q++;
+    }
+    if (q < s->end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < s->end && (*q == '+' || *q == '-')) q++;
+        if (q >= s->end || *q < '0' || *q > '9') return fail(s, "a bad JSON number");
+        while (q < s->end && *q >= '0' && *q <= '9') q++;
+    }
+    s->p = q;
+    return 0;
+}
+
+static int scan_literal(scanner *s, const char *lit, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+        return fail(s, "an unexpected character in the JSON body");
+    s->p += n;
+    return 0;
+}
+
+static int scan_value(scanner *s, int depth, sy_json_type *type);
+
+static int scan_container(scanner *s, int depth, int object, sy_json_field *fields, size_t nf)
+{
+    if (depth > SY_JSON_MAX_DEPTH) return fail(s, "the JSON body is nested too deeply");
+    char close = object ? '}' : ']';
+    s->p++; /* the opener */
+    skip_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        const char *key = NULL;
+        size_t klen = 0;
+        int kesc = 0;
+        if (object) {
+            if (s->p >= s->end || *s->p != '"') return fail(s, "a JSON object key must be a string");
+            if (scan_string(s, &key, &klen, &kesc) != 0) return -1;
+            skip_ws(s);
+            if (s->p >= s->end || *s->p != ':') return fail(s, "a ':' is missing after a JSON key");
+            s->p++;
+            skip_ws(s);
+        }
+        const char *vstart = s->p;
+        sy_json_type t;
+        if (scan_value(s, depth + 1, &t) != 0) return -1;
+        if (fields && !kesc) {
+            for (size_t i = 0; i < nf; i++) {
+                sy_json_field *f = &fields[i];
+                if (f->type != SY_JSON_ABSENT || strlen(f->name) != klen ||
+                    memcmp(f->name, key, klen) != 0)
+                    continue;
+                f->type = t;
+                if (t == SY_JSON_STRING) {
+                    /* Re-scan the string to get its inner span. */
+                    scanner rs = {vstart, s->p, NULL};
+                    scan_string(&rs, &f->val, &f->len, &f->escaped);
+                } else {
+                    f->val = vstart;
+                    f->len = (size_t)(s->p - vstart);
+                    f->escaped = 0;
+                }
+            }
+        }
+        skip_ws(s);
+        if (s->p >= s->end) return fail(s, "the JSON body ends too early");
+        if (*s->p == ',') {
+            s->p++;
+            skip_ws(s);
+            if (s->p < s->end && *s->p == close) return fail(s, "a trailing comma in the JSON body");
+            continue;
+        }
+        if (*s->p == close) {
+            s->p++;
+            return 0;
+        }
+        return fail(s, object ? "a ',' or '}' is missing in a JSON object"
+                              : "a ',' or ']' is missing in a JSON array");
+    }
+}
+
+static int scan_value(scanner *s, int depth, sy_json_type *type)
+{
+    if (s->p >= s->end) return fail(s, "the JSON body ends too early");
+    const char *st;
+    size_t sl;
+    int se;
+    switch (*s->p) {
+    case '"': *type = SY_JSON_STRING; return scan_string(s, &st, &sl, &se);
+    case '{': *type = SY_JSON_OBJECT; return scan_container(s, depth, 1, NULL, 0);
+    case '[': *type = SY_JSON_ARRAY; return scan_container(s, depth, 0, NULL, 0);
+    case 't': *type = SY_JSON_TRUE; return scan_literal(s, "true", 4);
+    case 'f': *type = SY_JSON_FALSE; return scan_literal(s, "false", 5);
+    case 'n': *type = SY_JSON_NULL; return scan_literal(s, "null", 4);
+    default: *type = SY_JSON_NUMBER; return scan_number(s);
+    }
+}
+
+int sy_json_scan_object(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
+                        const char **why)
+{
+    for (size_t i = 0; i < n_fields; i++) {
+        fields[i].type = SY_JSON_ABSENT;
+        fields[i].val = NULL;
+        fields[i].len = 0;
+        fields[i].escaped = 0;
+    }
+    scanner s = {p, p + n, NULL};
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '{') {
+        *why = s.p >= s.end ? "the request body is empty" : "the request body is not a JSON object";
+        return -1;
+    }
+    if (scan_container(&s, 1, 1, fields, n_fields) != 0) {
+        *why = s.why;
+        return -1;
+    }
+    skip_ws(&s);
+    if (s.p != s.end) {
+        *why = "unexpected data after the JSON object";
+        return -1;
+    }
+    return 0;
+}
+
+static size_t put_utf8(char *out, unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static int hex4(const char *s, unsigned *v)
+{
+    unsigned r = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(s[i]);
+        if (h < 0) return -1;
+        r = (r << 4) | (unsigned)h;
+    }
+    *v = r;
+    return 0;
+}
+
+long sy_json_unescape(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (o + 5 > cap) return -1;
+        char c = s[i];
+        if (c != '\\') {
+            out[o++] = c;
+            i++;
+            continue;
+        }
+        if (++i >= len) return -1;
+        char e = s[i++];
+        switch (e) {
+        case '"': out[o++] = '"'; break;
+        case '\\': out[o++] = '\\'; break;
+        case '/': out[o++] = '/'; break;
+        case 'b': out[o++] = '\b'; break;
+        case 'f': out[o++] = '\f'; break;
+        case 'n': out[o++] = '\n'; break;
+        case 'r': out[o++] = '\r'; break;
+        case 't': out[o++] = '\t'; break;
+        case 'u': {
+            unsigned cp;
+            if (i + 4 > len || hex4(s + i, &cp) != 0) return -1;
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned lo;
+                if (i + 6 > len || s[i] != '\\' || s[i + 1] != 'u' || hex4(s + i + 2, &lo) != 0 ||
+                    lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                i += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return -1;
+            }
+            if (cp == 0) return -1; /* a NUL would cut the C string short */
+            o += put_utf8(out + o, cp);
+            break;
+        }
+        default: return -1;
+        }
+    }
+    if (o >= cap) return -1;
+    out[o] = '\0';
+    return (long)o;
+}

@@ -1,0 +1,33 @@
+/*
+ * json_scan.h - a strict JSON validator that also picks a few top-level
+ * fields out of an object, without building a tree or allocating.
+ *
+ * The router parses every request body for three things (model, stream, the
+ * sticky user field). Building a cJSON tree for that cost more CPU than the
+ * rest of the request path; this scanner validates the whole body (RFC 8259:
+ * no trailing commas, no comments, no garbage after the value, strings with
+ * valid escapes and no raw control characters, nesting at most
+ * SY_JSON_MAX_DEPTH) and records where the wanted top-level values are.
+ */
+#ifndef SY_JSON_SCAN_H
+#define SY_JSON_SCAN_H
+
+#include <stddef.h>
+#include <switchyard/plugin.h>
+
+#define SY_JSON_MAX_DEPTH 128
+
+/* sy_json_type and sy_json_field are part of the plugin ABI (plugins get this
+ * scanner through the host table). */
+
+/* Validate p[0..n) as one JSON object and fill in the wanted fields (the
+ * first occurrence of a duplicated key wins, as with cJSON). Returns 0, or -1
+ * with *why pointing at a static message. */
+int sy_json_scan_object(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
+                        const char **why);
+
+/* Decode a string's escapes into out (NUL-terminated, UTF-8). Returns the
+ * length, or -1 when it does not fit or has a bad escape. */
+long sy_json_unescape(const char *s, size_t len, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,161 @@
+/* Unit tests for the strict JSON scanner, including a differential check
+ * against cJSON on many generated bodies. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_scan.h"
+
+static int scan(const char *body, sy_json_field *f, size_t nf)
+{
+    const char *why = NULL;
+    int rc = sy_json_scan_object(body, strlen(body), f, nf, &why);
+    if (rc != 0) cr_assert_not_null(why);
+    return rc;
+}
+
+Test(json_scan, picks_top_level_fields)
+{
+    sy_json_field f[3] = {{.name = "model"}, {.name = "stream"}, {.name = "user"}};
+    cr_assert_eq(scan("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"model\":\"inner\"}],"
+                      " \"model\" : \"gpt-4.1\", \"stream\": true, \"user\": \"al\\u00e9x\"}",
+                      f, 3),
+                 0);
+    cr_assert_eq(f[0].type, SY_JSON_STRING);
+    cr_assert_eq(f[0].len, 7);
+    cr_assert(memcmp(f[0].val, "gpt-4.1", 7) == 0);
+    cr_assert_eq(f[1].type, SY_JSON_TRUE);
+    cr_assert_eq(f[2].type, SY_JSON_STRING);
+    cr_assert(f[2].escaped);
+    char buf[32];
+    cr_assert_eq(sy_json_unescape(f[2].val, f[2].len, buf, sizeof buf), 5);
+    cr_assert_str_eq(buf, "al\xc3\xa9x");
+}
+
+Test(json_scan, absent_and_other_types)
+{
+    sy_json_field f[3] = {{.name = "model"}, {.name = "stream"}, {.name = "n"}};
+    cr_assert_eq(scan("{\"stream\": null, \"n\": -1.5e3}", f, 3), 0);
+    cr_assert_eq(f[0].type, SY_JSON_ABSENT);
+    cr_assert_eq(f[1].type, SY_JSON_NULL);
+    cr_assert_eq(f[2].type, SY_JSON_NUMBER);
+    cr_assert_eq(f[2].len, 6);
+}
+
+Test(json_scan, first_duplicate_wins)
+{
+    sy_json_field f[1] = {{.name = "model"}};
+    cr_assert_eq(scan("{\"model\":\"a\",\"model\":\"b\"}", f, 1), 0);
+    cr_assert_eq(f[0].val[0], 'a');
+}
+
+Test(json_scan, refuses_what_is_not_strict_json)
+{
+    static const char *const bad[] = {
+        "", "   ", "[]", "\"x\"", "42", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}",
+        "{\"a\":1}x", "{\"a\":1} {}", "{a:1}", "{'a':1}", "{\"a\":tru}", "{\"a\":01}",
+        "{\"a\":1.}", "{\"a\":.5}", "{\"a\":1e}", "{\"a\":-}", "{\"a\":\"\\x\"}",
+        "{\"a\":\"\\u12\"}", "{\"a\":\"tab\there\"}", "{\"a\":[1,2,]}", "{\"a\":[1 2]}",
+        "{\"a\":\"unterminated}", "{\"a\":1 /* c */}", "{\"a\":NaN}", "{\"a\":+1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        sy_json_field f[1] = {{.name = "a"}};
+        cr_assert_eq(scan(bad[i], f, 1), -1, "accepted: %s", bad[i]);
+    }
+}
+
+Test(json_scan, nesting_is_bounded)
+{
+    size_t depth = 100000;
+    char *b = malloc(depth * 2 + 16);
+    size_t n = 0;
+    n += (size_t)sprintf(b, "{\"a\":");
+    for (size_t i = 0; i < depth; i++) b[n++] = '[';
+    for (size_t i = 0; i < depth; i++) b[n++] = ']';
+    b[n++] = '}';
+    b[n] = '\0';
+    sy_json_field f[1] = {{.name = "a"}};
+    const char *why = NULL;
+    cr_assert_eq(sy_json_scan_object(b, n, f, 1, &why), -1);
+    cr_assert(strstr(why, "nested"));
+    free(b);
+}
+
+Test(json_scan, unescape_edges)
+{
+    char buf[16];
+    cr_assert_eq(sy_json_unescape("\\ud83d\\ude00", 12, buf, sizeof buf), 4); /* U+1F600 */
+    cr_assert_eq(sy_json_unescape("\\ud83d", 6, buf, sizeof buf), -1);       /* lone high surrogate */
+    cr_assert_eq(sy_json_unescape("\\ude00", 6, buf, sizeof buf), -1);       /* lone low surrogate */
+    cr_assert_eq(sy_json_unescape("\\u0000", 6, buf, sizeof buf), -1);       /* NUL */
+    cr_assert_eq(sy_json_unescape("0123456789abcdef", 16, buf, sizeof buf), -1); /* too long */
+}
+
+/* Whatever the scanner accepts, cJSON accepts too, with the same top-level
+ * "model" string; and a well-formed body built at random is accepted. */
+static unsigned rnd(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 16;
+}
+
+static void gen_value(char *b, size_t *n, unsigned *seed, int depth)
+{
+    static const char *const atoms[] = {"1", "-0.5e2", "true", "false", "null", "\"s\"",
+                                        "\"\\u00e9\\n\"", "\"model\"", "12345678901234567890"};
+    unsigned r = rnd(seed) % (depth > 4 ? 1 : 3);
+    if (r == 0) {
+        const char *a = atoms[rnd(seed) % 9];
+        *n += (size_t)sprintf(b + *n, "%s", a);
+    } else if (r == 1) {
+        b[(*n)++] = '[';
+        unsigned k = rnd(seed) % 4;
+        for (unsigned i = 0; i < k; i++) {
+            if (i) b[(*n)++] = ',';
+            gen_value(b, n, seed, depth + 1);
+        }
+        b[(*n)++] = ']';
+    } else {
+        b[(*n)++] = '{';
+        unsigned k = rnd(seed) % 4;
+        for (unsigned i = 0; i < k; i++) {
+            if (i) b[(*n)++] = ',';
+            *n += (size_t)sprintf(b + *n, "\"k%u\": ", rnd(seed) % 5);
+            gen_value(b, n, seed, depth + 1);
+        }
+        b[(*n)++] = '}';
+    }
+}
+
+Test(json_scan, agrees_with_cjson)
+{
+    unsigned seed = 12345;
+    char *b = malloc(1 << 20);
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t n = 0;
+        n += (size_t)sprintf(b, "{\"model\": \"m%d\", \"x\": ", iter);
+        gen_value(b, &n, &seed, 0);
+        b[n++] = '}';
+        b[n] = '\0';
+        /* Corrupt one byte in a third of the cases. */
+        if (iter % 3 == 0) b[rnd(&seed) % n] = "{}[],:\"x1 \\"[rnd(&seed) % 12];
+        sy_json_field f[1] = {{.name = "model"}};
+        const char *why;
+        int ours = sy_json_scan_object(b, n, f, 1, &why);
+        cJSON *j = cJSON_ParseWithLength(b, n);
+        if (iter % 3 != 0) cr_assert_eq(ours, 0, "refused a well-formed body: %s (%s)", b, why);
+        if (ours == 0) {
+            cr_assert_not_null(j, "cJSON refuses what we accept: %s", b);
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+            if (cJSON_IsString(m)) {
+                cr_assert_eq(f[0].type, SY_JSON_STRING);
+                cr_assert_eq(strlen(m->valuestring), f[0].len);
+                cr_assert(memcmp(m->valuestring, f[0].val, f[0].len) == 0);
+            }
+        }
+        cJSON_Delete(j);
+    }
+    free(b);
+}
