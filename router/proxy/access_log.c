@@ -11,6 +11,7 @@
  * pipe, where writes above PIPE_BUF are not atomic.
  */
 #include "access_log.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -218,36 +219,6 @@ static void lb_bool(lbuf *l, int v)
         LB_LIT(l, "false");
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t len;
-    unsigned min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    unsigned cp = c & (0x3f >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 /* Bytes of s to keep: at most cap, not cutting a UTF-8 sequence in two. */
 static size_t keep_len(const char *s, size_t cap)
@@ -276,7 +247,7 @@ static void lb_json_str(lbuf *l, const char *str, size_t n)
             continue;
         }
         size_t adv = 1;
-        if (c >= 0x80 && (adv = utf8_len(s + i, n - i)) != 0) {
+        if (c >= 0x80 && (adv = sy_utf8_len(s + i, n - i)) != 0) {
             i += adv;
             continue;
         }

@@ -15,6 +15,7 @@
  * Lock order: shards_mu, then one family mutex at a time.
  */
 #include "metrics.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -848,38 +849,6 @@ static void sb_seconds(sbuf *b, uint64_t ns)
     sb_str(b, buf);
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    unsigned cp = c & (0x3f >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 /* Label value per the text format: \\, \", \n escaped; invalid UTF-8 -> U+FFFD. */
 static void sb_label_value(sbuf *b, const char *s, size_t n)
@@ -896,7 +865,7 @@ static void sb_label_value(sbuf *b, const char *s, size_t n)
             rep = "\\\"";
         else if (c == '\n')
             rep = "\\n";
-        else if (c >= 0x80 && (adv = utf8_len(p + i, n - i)) == 0) {
+        else if (c >= 0x80 && (adv = sy_utf8_len(p + i, n - i)) == 0) {
             rep = "\xef\xbf\xbd";
             adv = 1;
         }
