@@ -27,6 +27,8 @@ static int hexval(char c)
     return -1;
 }
 
+static int hex4(const char *s, unsigned *v);
+
 /* Bytes that end a run of plain string content: '"', '\\' and controls. */
 static const unsigned char string_stop[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
@@ -63,12 +65,24 @@ static int scan_string(scanner *s, const char **start, size_t *len, int *escaped
             case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
                 s->p++;
                 continue;
-            case 'u':
-                if (s->end - s->p < 5) return fail(s, "a truncated \\u escape in a JSON string");
-                for (int i = 1; i <= 4; i++)
-                    if (hexval(s->p[i]) < 0) return fail(s, "a bad \\u escape in a JSON string");
+            case 'u': {
+                /* Unicode escapes must form whole characters: a high
+                 * surrogate needs its low half right after it. */
+                unsigned cp;
+                if (s->end - s->p < 5 || hex4(s->p + 1, &cp) != 0)
+                    return fail(s, "a bad \\u escape in a JSON string");
                 s->p += 5;
+                if (cp >= 0xDC00 && cp <= 0xDFFF)
+                    return fail(s, "a lone low surrogate escape in a JSON string");
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    unsigned lo;
+                    if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u' ||
+                        hex4(s->p + 2, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
+                        return fail(s, "a lone high surrogate escape in a JSON string");
+                    s->p += 6;
+                }
                 continue;
+            }
             default:
                 return fail(s, "a bad escape in a JSON string");
             }

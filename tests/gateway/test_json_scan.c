@@ -59,6 +59,8 @@ Test(json_scan, refuses_what_is_not_strict_json)
         "{\"a\":1.}", "{\"a\":.5}", "{\"a\":1e}", "{\"a\":-}", "{\"a\":\"\\x\"}",
         "{\"a\":\"\\u12\"}", "{\"a\":\"tab\there\"}", "{\"a\":[1,2,]}", "{\"a\":[1 2]}",
         "{\"a\":\"unterminated}", "{\"a\":1 /* c */}", "{\"a\":NaN}", "{\"a\":+1}",
+        /* escapes must form whole characters */
+        "{\"a\":\"\\ud83d\"}", "{\"a\":\"\\ude00\"}", "{\"a\":\"\\ud83d\\u0041\"}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         sy_json_field f[1] = {{.name = "a"}};
