@@ -304,8 +304,6 @@ static const char *resp_header(const sy_http_response *r, const char *name)
     return r->host_ctx ? sy_transfer_header((const sy_transfer *)r->host_ctx, name) : NULL;
 }
 
-static int status_retryable(const sy_policy *p, int status) { return sy_policy_retry_on_status(p, status); }
-
 /* Send a whole answer to the client and finish. */
 static void answer_whole(sy_exchange *ex, int status, const char *body, size_t len)
 {
@@ -359,7 +357,7 @@ static void handle_answer(sy_exchange *ex, int status, const char *body, size_t 
                                sy_transfer_header(t, "retry-after-ms"), sy_wall_s());
     }
     sy_verdict v = r.verdict;
-    if (v == SY_VERDICT_RETRY && !status_retryable(ex->pol, status)) v = SY_VERDICT_NEXT;
+    if (v == SY_VERDICT_RETRY && !sy_policy_retry_on_status(ex->pol, status)) v = SY_VERDICT_NEXT;
     ex_retry_or_next(ex, v, reason, status, ra);
 }
 
@@ -379,8 +377,9 @@ static void up_done(void *ctx, sy_transfer *t, sy_xfer_error err, int status, co
         const char *reason = err == SY_XFER_CONNECT ? "connect_error"
                              : err == SY_XFER_TIMEOUT ? "timeout" : "io_error";
         snprintf(ex->last_error, sizeof ex->last_error, "%s: %s", reason, msg);
-        unsigned flag = err == SY_XFER_CONNECT ? SY_RETRY_ON_CONNECT_ERROR
-                        : err == SY_XFER_TIMEOUT ? SY_RETRY_ON_TIMEOUT : SY_RETRY_ON_CONNECT_ERROR;
+        /* A connection that broke mid-answer counts as a connect_error for
+         * retry.on: either way no usable answer arrived. */
+        unsigned flag = err == SY_XFER_TIMEOUT ? SY_RETRY_ON_TIMEOUT : SY_RETRY_ON_CONNECT_ERROR;
         if (err == SY_XFER_TIMEOUT && ms_left(ex) == 0) ex->deadline_hit = 1;
         sy_verdict v = (ex->pol->retry.on_flags & flag) ? SY_VERDICT_RETRY : SY_VERDICT_NEXT;
         ex_retry_or_next(ex, v, reason, status, -1);

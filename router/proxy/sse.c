@@ -41,11 +41,9 @@ static size_t event_end(const char *p, size_t n)
         /* A blank line: "\n" right after the previous line end, or "\r\n". */
         const char *line = q;
         size_t line_len = (size_t)(nl - line);
-        if (line_len == 0 || (line_len == 1 && line[0] == '\r')) {
-            if (line != p) return (size_t)(nl + 1 - p);
-            /* Leading blank line (stray separator): treat as a tiny event. */
-            return (size_t)(nl + 1 - p);
-        }
+        /* A blank line ends the event (at the very start it is a stray
+         * separator, handed out as an empty event). */
+        if (line_len == 0 || (line_len == 1 && line[0] == '\r')) return (size_t)(nl + 1 - p);
         q = nl + 1;
     }
     return 0;
