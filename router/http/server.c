@@ -56,7 +56,8 @@ struct sy_conn {
     int streaming;     /* an answer with unknown length is in progress */
     int chunked_out;
     int status;
-    uint64_t t_head_start, t_req_start, t_first_byte;
+    size_t head_seen;  /* bytes already parsed without finding a whole head */
+    uint64_t t_req_start, t_first_byte;
     /* asynchronous handler */
     int pending;
     void (*abort_fn)(void *);
@@ -437,7 +438,7 @@ static void conn_process(sy_conn *c)
         if (c->state == C_IDLE) {
             if (c->in_len == 0) return;
             c->state = C_HEAD;
-            c->t_head_start = sy_now_ns();
+            c->head_seen = 0;
             c->t_first_byte = 0;
             c->status = 0;
             conn_timer(c, atomic_load(&s->header_ms));
@@ -445,9 +446,18 @@ static void conn_process(sy_conn *c)
         if (c->state == C_HEAD) {
             sy_http_limits lim = {atomic_load(&s->max_head), SY_HTTP_MAX_HEADERS,
                                   atomic_load(&s->max_body)};
+            /* A head can only be complete once a new line end arrived: a
+             * client sending a byte at a time must not cost a re-parse of
+             * the whole head per byte. */
+            if (c->head_seen && c->in_len < lim.max_head &&
+                !memchr(c->in + c->head_seen, '\n', c->in_len - c->head_seen))
+                return;
             const char *why = "bad request";
             int r = sy_http_parse_request(c->in, c->in_len, &lim, &c->req, &why);
-            if (r == 0) return;
+            if (r == 0) {
+                c->head_seen = c->in_len;
+                return;
+            }
             if (r < 0) {
                 reject(c, -r, why);
                 return;
