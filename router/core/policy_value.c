@@ -283,17 +283,18 @@ static const char *env_note(int from_env)
     return from_env ? " (from the environment)" : "";
 }
 
-int sy_pk_int(sy_pctx *c, const sy_ynode *v, const char *path, int64_t *out, int *unset)
+/* One unquoted scalar parsed by parse; on failure "expected WHAT, got ...". */
+static int pk_typed(sy_pctx *c, const sy_ynode *v, const char *path, int *unset,
+                    const char *what, int (*parse)(const char *t, void *out), void *out)
 {
     int env = 0;
     char *t = sy_pk_text(c, v, path, 0, &env, unset);
     if (!t) return -1;
     int rc = -1;
-    const char *why = NULL;
     char sh[80];
-    if (quoted_number(c, v, path, env, "an integer")) goto out;
-    if (sy_parse_int(t, out, &why) != 0) {
-        sy_error(c->d, v->loc, "`%s`: expected an integer, got `%s`%s", path,
+    if (quoted_number(c, v, path, env, what)) goto out;
+    if (parse(t, out) != 0) {
+        sy_error(c->d, v->loc, "`%s`: expected %s, got `%s`%s", path, what,
                  show(v, sh, sizeof sh), env_note(env));
         goto out;
     }
@@ -301,46 +302,39 @@ int sy_pk_int(sy_pctx *c, const sy_ynode *v, const char *path, int64_t *out, int
 out:
     free(t);
     return rc;
+}
+
+static int parse_int(const char *t, void *out)
+{
+    const char *why;
+    return sy_parse_int(t, out, &why);
+}
+
+static int parse_finite(const char *t, void *out)
+{
+    const char *why;
+    return sy_parse_number(t, out, &why) != 0 || !isfinite(*(double *)out) ? -1 : 0;
+}
+
+static int parse_bool(const char *t, void *out)
+{
+    const char *why;
+    return sy_parse_bool(t, out, &why);
+}
+
+int sy_pk_int(sy_pctx *c, const sy_ynode *v, const char *path, int64_t *out, int *unset)
+{
+    return pk_typed(c, v, path, unset, "an integer", parse_int, out);
 }
 
 int sy_pk_number(sy_pctx *c, const sy_ynode *v, const char *path, double *out, int *unset)
 {
-    int env = 0;
-    char *t = sy_pk_text(c, v, path, 0, &env, unset);
-    if (!t) return -1;
-    int rc = -1;
-    const char *why = NULL;
-    char sh[80];
-    if (quoted_number(c, v, path, env, "a number")) goto out;
-    if (sy_parse_number(t, out, &why) != 0 || !isfinite(*out)) {
-        sy_error(c->d, v->loc, "`%s`: expected a number, got `%s`%s", path,
-                 show(v, sh, sizeof sh), env_note(env));
-        goto out;
-    }
-    rc = 0;
-out:
-    free(t);
-    return rc;
+    return pk_typed(c, v, path, unset, "a number", parse_finite, out);
 }
 
 int sy_pk_bool(sy_pctx *c, const sy_ynode *v, const char *path, int *out, int *unset)
 {
-    int env = 0;
-    char *t = sy_pk_text(c, v, path, 0, &env, unset);
-    if (!t) return -1;
-    int rc = -1;
-    const char *why = NULL;
-    char sh[80];
-    if (quoted_number(c, v, path, env, "true or false")) goto out;
-    if (sy_parse_bool(t, out, &why) != 0) {
-        sy_error(c->d, v->loc, "`%s`: expected true or false, got `%s`%s", path,
-                 show(v, sh, sizeof sh), env_note(env));
-        goto out;
-    }
-    rc = 0;
-out:
-    free(t);
-    return rc;
+    return pk_typed(c, v, path, unset, "true or false", parse_bool, out);
 }
 
 int sy_pk_duration(sy_pctx *c, const sy_ynode *v, const char *path, int64_t *out, int *unset)

@@ -90,9 +90,9 @@ static void method_not_allowed(sy_conn *c, const char *allow)
 }
 
 /* Answer a request the router handles itself, and report it. */
-static void route_local(sy_conn *c, const sy_http_req *req, sy_policy *p, const char *rid,
-                        const char *rid_hdr, int models, int admin_status, int admin_rollout,
-                        sy_op op, int64_t wait_ms, char *body, size_t body_len)
+static void route_local(sy_conn *c, const sy_http_req *req, sy_policy *p, const char *rid_hdr,
+                        int models, int admin_status, int admin_rollout, sy_op op,
+                        int64_t wait_ms, char *body, size_t body_len)
 {
     if (admin_status || admin_rollout) {
         if (!sy_admin_allowed(p, req)) {
@@ -123,7 +123,6 @@ static void route_local(sy_conn *c, const sy_http_req *req, sy_policy *p, const 
                               "switchyard's local rate limit (rate_limit.rps) is exceeded; retry later");
         return;
     }
-    (void)rid;
     if (models) respond_models(c, p);
 }
 
@@ -190,7 +189,7 @@ void sy_route_request(sy_conn *c, const sy_http_req *req, char *body, size_t bod
         if (sy_proxy_start(c, p, req, body, body_len, op, rid)) return; /* takes the reference */
         p = NULL;
     } else {
-        route_local(c, req, p, rid, rid_hdr, models, admin_status, admin_rollout, op, wait_ms,
+        route_local(c, req, p, rid_hdr, models, admin_status, admin_rollout, op, wait_ms,
                     body, body_len);
     }
     if (p) sy_policy_unref(p);
