@@ -20,6 +20,11 @@ run_suite() { # build-dir, meson options...
   meson test -C "$dir" --print-errorlogs --num-processes 2
 }
 
+# Criterion logs [RUN ]/[PASS] with the time of each test case, so the log of
+# a unit-test binary that timed out tells a test body that hangs from its
+# runner (one forked worker per case, LeakSanitizer at each worker's exit).
+export CRITERION_VERBOSITY_LEVEL=1
+
 status=0
 echo "== plain build"
 run_suite build-test -Dwerror=true || status=1

@@ -21,9 +21,11 @@ enum { E_REGION };
 static const sy_config_key holysheep_keys[] = {
     [K_API_KEY] = {"api_key", SY_CFG_SECRET, NULL, 1,
                    "HolySheep API key, sent as Authorization: Bearer (write ${HOLYSHEEP_API_KEY})"},
-    [K_INCLUDE_USAGE] = {"include_usage_in_streams", SY_CFG_BOOL, "false", 0,
-                         "add stream_options.include_usage to streams that do not set it, so "
-                         "streamed tokens are counted (clients then see a usage chunk)"},
+    [K_INCLUDE_USAGE] = {"include_usage_in_streams", SY_CFG_BOOL, "true", 0,
+                         "ask streams for usage (stream_options.include_usage), so streamed "
+                         "tokens are counted and priced; a client that did not ask for it does "
+                         "not see the usage chunk. false only for an upstream that refuses "
+                         "stream_options"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -62,7 +64,7 @@ static int holysheep_create(const sy_host_api *host, const sy_config_value *cfg,
     h->host = host;
     sy_openai_wire_conf conf = {
         .api_key = cfg[K_API_KEY].s,
-        .include_usage = cfg[K_INCLUDE_USAGE].set ? (int)cfg[K_INCLUDE_USAGE].i : 0,
+        .include_usage = cfg[K_INCLUDE_USAGE].set ? (int)cfg[K_INCLUDE_USAGE].i : 1,
     };
     if (sy_openai_wire_init(&h->wire, host, "holysheep", &conf, err, errlen) != 0) {
         host->free(h);
@@ -136,6 +138,14 @@ static int holysheep_stream_event(void *instance, const sy_request *req, const c
     return sy_openai_wire_stream_event(&((holysheep *)instance)->wire, req, data, len, res);
 }
 
+/* The active health check: GET base_url + path with the key (ABI 1.2). */
+static int holysheep_health_request(void *instance, const sy_endpoint *ep, const char *path,
+                                       sy_http_request *out, char *err, size_t errlen)
+{
+    return sy_openai_wire_health_request(&((holysheep *)instance)->wire, ep, path, out, err,
+                                         errlen);
+}
+
 SY_PLUGIN_EXPORT const sy_plugin switchyard_plugin = {
     SY_PLUGIN_HEADER,
     .name = "holysheep",
@@ -149,4 +159,5 @@ SY_PLUGIN_EXPORT const sy_plugin switchyard_plugin = {
     .build_request = holysheep_build_request,
     .parse_response = holysheep_parse_response,
     .stream_event = holysheep_stream_event,
+    .health_request = holysheep_health_request,
 };

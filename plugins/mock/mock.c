@@ -366,4 +366,7 @@ SY_PLUGIN_EXPORT const sy_plugin switchyard_plugin = {
     .parse_response = mock_parse_response,
     .stream_event = mock_stream_event,
     .local_reply = mock_local_reply,
+    /* No upstream, so nothing to probe: the host never health-checks the
+     * endpoints of a plugin that answers locally; they count as healthy. */
+    .health_request = NULL,
 };

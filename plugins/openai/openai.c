@@ -19,9 +19,11 @@ static const sy_config_key openai_keys[] = {
     [K_ORGANIZATION] = {"organization", SY_CFG_STRING, NULL, 0,
                         "sent as the OpenAI-Organization header"},
     [K_PROJECT] = {"project", SY_CFG_STRING, NULL, 0, "sent as the OpenAI-Project header"},
-    [K_INCLUDE_USAGE] = {"include_usage_in_streams", SY_CFG_BOOL, "false", 0,
-                         "add stream_options.include_usage to streams that do not set it, so "
-                         "streamed tokens are counted (clients then see a usage chunk)"},
+    [K_INCLUDE_USAGE] = {"include_usage_in_streams", SY_CFG_BOOL, "true", 0,
+                         "ask streams for usage (stream_options.include_usage), so streamed "
+                         "tokens are counted and priced; a client that did not ask for it does "
+                         "not see the usage chunk. false only for an upstream that refuses "
+                         "stream_options"},
     {NULL, 0, NULL, 0, NULL},
 };
 
@@ -53,7 +55,7 @@ static int openai_create(const sy_host_api *host, const sy_config_value *cfg, vo
         .api_key = cfg_str(cfg, K_API_KEY),
         .organization = cfg_str(cfg, K_ORGANIZATION),
         .project = cfg_str(cfg, K_PROJECT),
-        .include_usage = cfg && cfg[K_INCLUDE_USAGE].set ? (int)cfg[K_INCLUDE_USAGE].i : 0,
+        .include_usage = cfg && cfg[K_INCLUDE_USAGE].set ? (int)cfg[K_INCLUDE_USAGE].i : 1,
     };
     if (sy_openai_wire_init(&o->wire, host, "openai", &conf, err, errlen) != 0) {
         host->free(o);
@@ -111,6 +113,13 @@ static int openai_stream_event(void *instance, const sy_request *req, const char
     return sy_openai_wire_stream_event(&((openai *)instance)->wire, req, data, len, res);
 }
 
+/* The active health check: GET base_url + path with the key (ABI 1.2). */
+static int openai_health_request(void *instance, const sy_endpoint *ep, const char *path,
+                                    sy_http_request *out, char *err, size_t errlen)
+{
+    return sy_openai_wire_health_request(&((openai *)instance)->wire, ep, path, out, err, errlen);
+}
+
 SY_PLUGIN_EXPORT const sy_plugin switchyard_plugin = {
     SY_PLUGIN_HEADER,
     .name = "openai",
@@ -124,4 +133,5 @@ SY_PLUGIN_EXPORT const sy_plugin switchyard_plugin = {
     .build_request = openai_build_request,
     .parse_response = openai_parse_response,
     .stream_event = openai_stream_event,
+    .health_request = openai_health_request,
 };

@@ -235,10 +235,52 @@ typedef struct body_edit {
     size_t ins_len;
 } body_edit;
 
+#define LIT(s) (s), sizeof(s) - 1
+
+/* Make one "stream_options" value, b[vs, ve), ask for usage: in an object,
+ * every "include_usage" set to true (or the member added first when there is
+ * none); anything else replaced by {"include_usage":true}. Appends at most
+ * room edits; returns how many, or -1 when they do not fit. */
+static int usage_edits(const char *b, size_t vs, size_t ve, body_edit *e, size_t room)
+{
+    if (b[vs] != '{') {
+        if (!room) return -1;
+        e[0] = (body_edit){vs, ve - vs, LIT("{\"include_usage\":true}")};
+        return 1;
+    }
+    size_t n = 0, i = vs + 1;
+    int members = 0, found = 0;
+    for (;;) {
+        i = skip_ws(b, i, ve);
+        if (i >= ve || b[i] == '}') break;
+        size_t ks = i, ke = skip_string(b, i, ve);
+        i = skip_ws(b, skip_ws(b, ke, ve) + 1, ve); /* past ':' */
+        size_t s = i, end = skip_value(b, i, ve);
+        members++;
+        if (key_is(b + ks + 1, ke - ks - 2, "include_usage")) {
+            found = 1;
+            if (!(end - s == 4 && !memcmp(b + s, "true", 4))) {
+                if (n == room) return -1;
+                e[n++] = (body_edit){s, end - s, LIT("true")};
+            }
+        }
+        i = skip_ws(b, end, ve);
+        if (i < ve && b[i] == ',') i++;
+    }
+    if (!found) {
+        if (!room) return -1;
+        e[n++] = members ? (body_edit){vs + 1, 0, LIT("\"include_usage\":true,")}
+                         : (body_edit){vs + 1, 0, LIT("\"include_usage\":true")};
+    }
+    return (int)n;
+}
+
 /* The client's body with every top-level "model" replaced by req->model and,
- * when add_usage, "stream_options": {"include_usage": true} added if the client
- * sent no stream_options of its own. The client's bytes are otherwise kept
- * exactly (numbers are never re-printed). */
+ * when add_usage, "stream_options" made to ask for usage: added as
+ * {"include_usage": true} when the client sent none, its include_usage set to
+ * true when the client sent one (stream_event then strips the usage chunk
+ * the client did not ask for). The client's bytes are otherwise kept exactly
+ * (numbers are never re-printed). */
 static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_model,
                         int add_usage, sy_http_request *out, char *err, size_t errlen)
 {
@@ -288,6 +330,12 @@ static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_
             have_model = 1;
         } else if (key_is(b + ks + 1, ke - ks - 2, "stream_options")) {
             have_stream_options = 1;
+            int k = add_usage ? usage_edits(b, vs, ve, edits + n_edits, MAX_EDITS - 1 - n_edits) : 0;
+            if (k < 0) {
+                set_err(err, errlen, "the request body repeats \"stream_options\" too often");
+                goto out;
+            }
+            n_edits += (size_t)k;
         }
         i = skip_ws(b, ve, len);
         if (i < len && b[i] == ',') i++;
@@ -321,7 +369,7 @@ static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_
     }
 
     if (n_edits == 0) {
-        /* Nothing to change after all (the client set its own stream_options). */
+        /* Nothing to change after all (the client asked for usage itself). */
         out->body = b;
         out->body_len = len;
         rc = 0;
@@ -358,21 +406,10 @@ out:
     return rc;
 }
 
-int sy_openai_wire_build_request(const sy_openai_wire *w, const sy_endpoint *ep,
-                                 const sy_request *req, sy_http_request *out, char *err,
-                                 size_t errlen)
+/* out->url = the endpoint's base_url (without trailing '/') + path. */
+static int join_url(const sy_endpoint *ep, const char *path, sy_http_request *out, char *err,
+                    size_t errlen)
 {
-    out->url[0] = '\0';
-    out->n_headers = 0;
-    out->body = NULL;
-    out->body_len = 0;
-    out->body_owned = NULL;
-
-    const char *path = sy_openai_wire_path(req->op);
-    if (!path) {
-        set_err(err, errlen, "operation not supported");
-        return -1;
-    }
     const char *base = ep && ep->base_url ? ep->base_url : "";
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/') bl--;
@@ -388,6 +425,25 @@ int sy_openai_wire_build_request(const sy_openai_wire *w, const sy_endpoint *ep,
     }
     memcpy(out->url, base, bl);
     memcpy(out->url + bl, path, pl + 1);
+    return 0;
+}
+
+int sy_openai_wire_build_request(const sy_openai_wire *w, const sy_endpoint *ep,
+                                 const sy_request *req, sy_http_request *out, char *err,
+                                 size_t errlen)
+{
+    out->url[0] = '\0';
+    out->n_headers = 0;
+    out->body = NULL;
+    out->body_len = 0;
+    out->body_owned = NULL;
+
+    const char *path = sy_openai_wire_path(req->op);
+    if (!path) {
+        set_err(err, errlen, "operation not supported");
+        return -1;
+    }
+    if (join_url(ep, path, out, err, errlen) != 0) return -1;
 
     for (unsigned i = 0; i < w->n_headers; i++) out->headers[out->n_headers++] = w->headers[i];
 
@@ -401,18 +457,42 @@ int sy_openai_wire_build_request(const sy_openai_wire *w, const sy_endpoint *ep,
     return rewrite_body(w, req, set_model, add_usage, out, err, errlen);
 }
 
+int sy_openai_wire_health_request(const sy_openai_wire *w, const sy_endpoint *ep,
+                                  const char *path, sy_http_request *out, char *err,
+                                  size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!path || path[0] != '/') {
+        set_err(err, errlen, "health check path must start with '/'");
+        return -1;
+    }
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+        if (*c <= ' ' || *c == 0x7f) {
+            set_err(err, errlen, "health check path contains a space or a control character");
+            return -1;
+        }
+    }
+    if (join_url(ep, path, out, err, errlen) != 0) return -1;
+    /* The key and the organization/project headers, so the provider accepts
+     * the probe as it would a request; no Content-Type: there is no body. */
+    for (unsigned i = 0; i < w->n_headers; i++)
+        if (w->headers[i] != content_type) out->headers[out->n_headers++] = w->headers[i];
+    return 0;
+}
+
 /* ----------------------------------------------------------- classifying */
 
 sy_verdict sy_openai_wire_classify(int status)
 {
-    if (status >= 200 && status <= 299) return SY_VERDICT_OK;
-    if (status == 408 || status == 409 || status == 429) return SY_VERDICT_RETRY;
-    if (status >= 500 && status <= 599) return SY_VERDICT_RETRY;
-    /* A bad key, a model this upstream does not have, or a redirect (a base_url
-     * pointing at the wrong place): another route may do better. */
-    if (status == 401 || status == 403 || status == 404) return SY_VERDICT_NEXT;
-    if (status >= 300 && status <= 399) return SY_VERDICT_NEXT;
-    if (status >= 400 && status <= 499) return SY_VERDICT_FATAL;
+    /* The one table the core and every plugin share (plugin.h). */
+    switch (sy_status_classify(status)) {
+    case SY_STATUS_OK: return SY_VERDICT_OK;
+    case SY_STATUS_RETRYABLE: return SY_VERDICT_RETRY;
+    case SY_STATUS_KEY_REFUSED: /* a bad key: another provider may do better */
+    case SY_STATUS_NEXT_ROUTE: return SY_VERDICT_NEXT;
+    case SY_STATUS_CLIENT: return SY_VERDICT_FATAL;
+    case SY_STATUS_BAD: break;
+    }
     return SY_VERDICT_RETRY; /* nonsense status: treat it as a broken upstream */
 }
 
@@ -629,11 +709,35 @@ int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req
     return 0;
 }
 
+/* Did the client's own body ask for stream_options.include_usage: true?
+ * Read once per stream, at its usage chunk: the host's scanner finds
+ * stream_options without building a tree of the whole body. */
+static int client_asked_usage(const sy_openai_wire *w, const sy_request *req)
+{
+    const sy_host_api *h = w->host;
+    cJSON *so = NULL, *root = NULL;
+    if (h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object) {
+        sy_json_field f = {.name = "stream_options"};
+        const char *why = NULL;
+        if (!req->body || h->json_scan_object(req->body, req->body_len, &f, 1, &why) != 0 ||
+            f.type != SY_JSON_OBJECT)
+            return 0;
+        so = cJSON_ParseWithLength(f.val, f.len);
+    } else {
+        root = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+    }
+    const cJSON *o = so ? so : cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+    int asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "include_usage"));
+    cJSON_Delete(so);
+    cJSON_Delete(root);
+    return asked;
+}
+
 int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, const char *data,
                                 size_t len, sy_stream_result *res)
 {
-    (void)w;
     res->done = 0;
+    res->drop = 0;
     res->error = 0;
     res->usage.input_tokens = res->usage.output_tokens = -1;
     res->data = NULL;
@@ -655,6 +759,13 @@ int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, 
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
         if (err && !cJSON_IsNull(err)) res->error = 1;
         read_usage(root, req ? req->op : SY_OP_CHAT, &res->usage);
+        /* The usage chunk (no choices) we asked for on the client's behalf. */
+        const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+        if (w && w->include_usage && req && req->stream && !res->error &&
+            cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "usage")) &&
+            cJSON_IsArray(choices) && cJSON_GetArraySize(choices) == 0 &&
+            !client_asked_usage(w, req))
+            res->drop = 1;
     }
     cJSON_Delete(root);
     return 0;

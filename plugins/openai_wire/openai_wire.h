@@ -12,11 +12,18 @@
  *             reaches an upstream), Content-Type, optional OpenAI-Organization and
  *             OpenAI-Project; the body unchanged (zero copy) unless the attempt's
  *             model differs from the client's (then "model" is replaced in place)
- *             or include_usage is on for a stream without stream_options.
+ *             or include_usage is on for a stream whose client did not ask for
+ *             usage (then stream_options.include_usage is set to true, the
+ *             client's other stream_options kept).
  *   classify: 2xx OK; 408, 409, 429, 5xx RETRY; 401, 403, 404, 3xx NEXT;
  *             other 4xx FATAL; the error summary comes from the OpenAI error
  *             envelope, truncated, with anything that looks like a key redacted.
- *   stream:   "[DONE]" ends; an "error" object is an error; "usage" is read.
+ *   stream:   "[DONE]" ends; an "error" object is an error; "usage" is read;
+ *             with include_usage, the usage chunk (empty "choices") of a client
+ *             that did not ask for usage is dropped (sy_stream_result.drop), so
+ *             the client sees the stream it asked for and the tokens still count.
+ *   health:   GET base_url + the policy's health_check.path with the same
+ *             auth headers, no body: probes never cost tokens.
  */
 #ifndef SY_OPENAI_WIRE_H
 #define SY_OPENAI_WIRE_H
@@ -28,7 +35,7 @@ typedef struct sy_openai_wire_conf {
     const char *api_key;      /* may be NULL: no Authorization header (mock) */
     const char *organization; /* NULL or "": no header */
     const char *project;      /* NULL or "": no header */
-    int include_usage;        /* add stream_options.include_usage to streams */
+    int include_usage;        /* ask streams for usage (stream_options.include_usage) */
 } sy_openai_wire_conf;
 
 typedef struct sy_openai_wire {
@@ -52,6 +59,12 @@ const char *sy_openai_wire_path(sy_op op);
 int sy_openai_wire_build_request(const sy_openai_wire *w, const sy_endpoint *ep,
                                  const sy_request *req, sy_http_request *out, char *err,
                                  size_t errlen);
+/* The active health check (plugin ABI 1.2): URL = base_url + path, the same
+ * Authorization / OpenAI-Organization / OpenAI-Project headers as a request,
+ * no Content-Type and no body (the host sends a GET). */
+int sy_openai_wire_health_request(const sy_openai_wire *w, const sy_endpoint *ep,
+                                  const char *path, sy_http_request *out, char *err,
+                                  size_t errlen);
 int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req,
                                   const sy_http_response *resp, sy_result *res);
 int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, const char *data,

@@ -44,6 +44,13 @@ typedef struct explain_args {
     double percent;
     int json;
     const char *users_from; /* --users-from FILE ("-" = stdin): one explain per line */
+    /* --latency PROVIDER/ENDPOINT=MS: the peak-EWMA snapshot serve would use
+     * for balance: latency (a dry run has no live figures of its own). */
+    struct {
+        char *provider, *endpoint;
+        double ms;
+    } latency[MAX_KV];
+    size_t n_latency;
 } explain_args;
 
 /* The request as explain sees it: headers, and a JSON body. */
@@ -65,6 +72,7 @@ static void usage(FILE *out)
             "  --body K=V     a top-level string in the JSON body (repeatable)\n"
             "  --body-user U  same as --body user=U\n"
             "  --percent P    the live rollout percentage (default: the policy's)\n"
+            "  --latency PROVIDER/ENDPOINT=MS  a latency figure for balance: latency\n"
             "  --json         one JSON object on stdout\n"
             "  --users-from F one user id per line of F (- for stdin) instead of --user;\n"
             "                 with --json, one JSON object per line (JSON Lines)\n"
@@ -75,6 +83,10 @@ static void args_free(explain_args *a)
 {
     for (size_t i = 0; i < a->n_headers; i++) free(a->headers[i].key);
     for (size_t i = 0; i < a->n_body; i++) free(a->body[i].key);
+    for (size_t i = 0; i < a->n_latency; i++) {
+        free(a->latency[i].provider);
+        free(a->latency[i].endpoint);
+    }
 }
 
 /* "K=V" into list; header names are case-insensitive and kept lower-cased. */
@@ -108,7 +120,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
         /* Options taking a value accept "--opt V" and "--opt=V". */
         static const char *const with_value[] = {"--model", "--user", "--header", "--body",
                                                  "--body-user", "--percent", "--users-from",
-                                                 NULL};
+                                                 "--latency", NULL};
         size_t optlen = strcspn(opt, "=");
         const char *name = NULL;
         for (size_t k = 0; with_value[k]; k++)
@@ -154,6 +166,19 @@ static int parse_args(int argc, char **argv, explain_args *a)
                 return 2;
             }
             a->has_percent = 1;
+        } else if (name && !strcmp(name, "--latency")) {
+            const char *slash = strchr(val, '/'), *eq = strrchr(val, '=');
+            char *end = NULL;
+            double ms = eq ? strtod(eq + 1, &end) : -1;
+            if (!slash || !eq || eq < slash || slash == val || eq == slash + 1 || !end ||
+                *end || !(ms >= 0) || a->n_latency == MAX_KV) {
+                fprintf(stderr, "switchyard explain: --latency '%s': want PROVIDER/ENDPOINT=MS "
+                                "(at most %d)\n", val, MAX_KV);
+                return 2;
+            }
+            a->latency[a->n_latency].provider = strndup(val, (size_t)(slash - val));
+            a->latency[a->n_latency].endpoint = strndup(slash + 1, (size_t)(eq - slash - 1));
+            a->latency[a->n_latency++].ms = ms;
         } else if (!strcmp(opt, "--json")) {
             a->json = 1;
         } else if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
@@ -369,14 +394,24 @@ static void print_human(const sy_policy *p, const explain_args *a, double percen
             plan->truncated ? " (truncated: the plan holds at most 64 steps)" : "");
     fprintf(out, "  %3s  %5s  %-6s  %-*s  %-*s  %-*s  %s\n", "#", "route", "arm", wp, "provider",
             we, "endpoint", wm, "model", "base_url");
+    int latency_used = 0;
     for (size_t i = 0; i < plan->n_steps; i++) {
         const sy_plan_step *s = &plan->steps[i];
-        char url[SY_URL_MAX + 16];
+        char url[SY_URL_MAX + 16], lat[48] = "";
         safe_url(s->endpoint, url, sizeof url);
-        fprintf(out, "  %3zu  %5u  %-6s  %-*s  %-*s  %-*s  %s\n", i + 1, s->route + 1,
+        if (s->provider->balance == SY_BALANCE_LATENCY) {
+            latency_used = 1;
+            if (s->latency_ms >= 0) snprintf(lat, sizeof lat, "  (latency %g ms)", s->latency_ms);
+            else snprintf(lat, sizeof lat, "  (latency: no sample)");
+        }
+        fprintf(out, "  %3zu  %5u  %-6s  %-*s  %-*s  %-*s  %s%s\n", i + 1, s->route + 1,
                 sy_arm_name(s->arm), wp, s->provider->name, we, s->endpoint->name, wm, s->model,
-                url);
+                url, lat);
     }
+    if (latency_used)
+        fputs("          balance: latency orders endpoints of equal priority by peak-EWMA latency,\n"
+              "          lowest first (no sample counts as 0); serve uses live figures, explain\n"
+              "          the ones given with --latency PROVIDER/ENDPOINT=MS\n", out);
     if (!plan->n_steps) fputs("  (nothing to try)\n", out);
 
     const sy_retry_conf *rc = &p->retry;
@@ -396,8 +431,18 @@ static void print_human(const sy_policy *p, const explain_args *a, double percen
         fputs("          Retry-After ignored\n", out);
     fprintf(out, "          retry budget: retries add at most %g%% load (at least %g/s)\n",
             rc->budget_ratio * 100, rc->budget_min_per_second);
-    fprintf(out, "deadline: %s for the whole request (every attempt, backoff and fallback)\n",
-            sy_format_duration(p->server.request_timeout_ms, d1, sizeof d1));
+    fprintf(out, "deadline: %s up to the commit point (every attempt, backoff and fallback);\n"
+                 "          then a stream is cut after %s with no upstream byte\n",
+            sy_format_duration(p->server.request_timeout_ms, d1, sizeof d1),
+            sy_format_duration(p->server.stream_idle_timeout_ms, d2, sizeof d2));
+    for (size_t i = 0; i < p->n_providers; i++) {
+        const sy_policy_provider *pr = &p->providers[i];
+        fprintf(out, "attempts: %s: connect within %s, first byte %s%s\n", pr->name,
+                sy_format_duration(pr->connect_timeout_ms, d1, sizeof d1),
+                pr->first_byte_timeout_ms > 0 ? "within " : "bounded by the deadline only",
+                pr->first_byte_timeout_ms > 0
+                    ? sy_format_duration(pr->first_byte_timeout_ms, d2, sizeof d2) : "");
+    }
     const sy_breaker_conf *b = &p->breaker;
     fprintf(out,
             "breaker:  per endpoint: opens after %d failures and stays open %s;\n"
@@ -458,6 +503,10 @@ static char *render_json(const sy_policy *p, const explain_args *a, double perce
         cJSON_AddNumberToObject(st, "route", s->route + 1);
         cJSON_AddStringToObject(st, "arm", sy_arm_name(s->arm));
         cJSON_AddStringToObject(st, "base_url", url);
+        if (s->provider->balance == SY_BALANCE_LATENCY) {
+            if (s->latency_ms >= 0) cJSON_AddNumberToObject(st, "latency_ms", s->latency_ms);
+            else cJSON_AddNullToObject(st, "latency_ms");
+        }
         cJSON_AddItemToArray(arr, st);
     }
     cJSON_AddNumberToObject(o, "routes", plan->n_routes);
@@ -505,6 +554,17 @@ static char *render_json(const sy_policy *p, const explain_args *a, double perce
     return text;
 }
 
+/* balance: latency: the figures given with --latency; -1 (no sample) for
+ * the others, as serve has before an endpoint's first answer. */
+static double given_latency(void *ctx, const sy_policy_provider *prov, const sy_policy_endpoint *ep)
+{
+    const explain_args *a = ctx;
+    for (size_t i = 0; i < a->n_latency; i++)
+        if (!strcmp(a->latency[i].provider, prov->name) && !strcmp(a->latency[i].endpoint, ep->name))
+            return a->latency[i].ms;
+    return -1;
+}
+
 /* Plan and print one request: the same two calls the server makes. */
 static int explain_one(const sy_policy *p, explain_args *a)
 {
@@ -520,7 +580,7 @@ static int explain_one(const sy_policy *p, explain_args *a)
         return 1;
     }
     explain_req req = {.a = a, .body = body};
-    sy_route_input in = {.model = a->model};
+    sy_route_input in = {.model = a->model, .latency_ms = given_latency, .latency_ctx = a};
     in.percent = a->has_percent ? a->percent : p->migration.percent;
     in.sticky_key = sy_sticky_pick(p, req_header, req_body_value, &req, &in.sticky_source);
     in.sticky_key_len = in.sticky_key ? strlen(in.sticky_key) : 0;

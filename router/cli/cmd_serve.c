@@ -1,27 +1,137 @@
 /* cmd_serve.c - `switchyard serve -c POLICY [--listen ADDR] [--workers N]`. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "access_log.h"
 #include "cli.h"
+#include "gateway.h"
 #include "log.h"
 #include "metrics.h"
+#include "observers.h"
+#include "prober.h"
+#include "routes.h"
+#include "transport_curl.h"
+#include "upstream.h"
+#include "router.h"
 #include "runtime.h"
 #include "server.h"
+#include "store.h"
 
-extern sy_access_log *sy_proxy_access_log;
-
+/* What the running server was started with, to tell on a reload what
+ * changed: the policy's own values (a command-line flag overrides them). */
 typedef struct serve_ctx {
     sy_server *server;
+    char *listen;       /* server.listen as the policy had it at start */
+    int workers;        /* server.workers as the policy had it at start */
+    int listen_flag;    /* --listen given: the policy's listen is not used */
+    int workers_flag;   /* --workers given */
+    char *access_log;   /* the access log target in use */
+    sy_access_log *log; /* NULL until opened */
+    sy_router *router;  /* the router context: breakers, health, latency, observers */
+    sy_store *store;    /* migration.rollback.state_file, or memory only */
+    /* Health probes, on the main thread's loop (where reloads run too). */
+    sy_loop *probe_loop;
+    sy_upstream *probe_up;
+    sy_transport *probe_tp;
+    sy_prober *prober;
 } serve_ctx;
+
+static void probes_stop(void *arg)
+{
+    serve_ctx *ctx = arg;
+    sy_prober_free(ctx->prober);
+    if (ctx->probe_tp) sy_transport_curl_free(ctx->probe_tp);
+    if (ctx->probe_up) sy_upstream_free(ctx->probe_up);
+    if (ctx->probe_loop) sy_loop_event_free(ctx->probe_loop);
+    ctx->prober = NULL;
+    ctx->probe_tp = NULL;
+    ctx->probe_up = NULL;
+    ctx->probe_loop = NULL;
+}
+
+static void probes_start(void *arg, struct event_base *base)
+{
+    serve_ctx *ctx = arg;
+    ctx->probe_loop = sy_loop_event_new(base);
+    ctx->probe_up = sy_upstream_new(base);
+    ctx->probe_tp = ctx->probe_up ? sy_transport_curl_new(ctx->probe_up) : NULL;
+    ctx->prober = ctx->probe_loop && ctx->probe_tp
+                      ? sy_prober_new(ctx->probe_loop, ctx->probe_tp, ctx->router) : NULL;
+    sy_policy *p = sy_runtime_acquire();
+    if (!ctx->prober || !p || sy_prober_set_policy(ctx->prober, p) != 0) {
+        sy_log_error("health checks could not start (out of memory): endpoints count as healthy");
+        probes_stop(ctx);
+    }
+    if (p) sy_policy_unref(p);
+}
 
 static void apply_limits(sy_server *s, const sy_policy *p)
 {
     sy_server_set_limits(s, 16384, p->server.max_body, p->server.idle_timeout_ms,
                          p->server.header_timeout_ms);
+    sy_server_set_shutdown_grace(s, p->server.shutdown_grace_ms);
+}
+
+/* Worker threads the policy asks for: server.workers, or 0 = one per core. */
+static int policy_workers(const sy_policy *p)
+{
+    if (p->server.workers > 0) return p->server.workers;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (int)cores : 1;
+}
+
+static const char *access_log_target(const sy_policy *p)
+{
+    return p->server.access_log ? p->server.access_log : "stdout";
+}
+
+/* Switch the access log to a changed target, or reopen the same file (log
+ * rotation). */
+static void reload_access_log(serve_ctx *ctx, const sy_policy *p)
+{
+    char err[512];
+    const char *target = access_log_target(p);
+    if (strcmp(target, ctx->access_log) != 0) {
+        char *copy = strdup(target);
+        if (!copy || sy_access_log_retarget(ctx->log, target, err, sizeof err) != 0) {
+            sy_log_warn("server.access_log changed but could not be switched (%s); "
+                        "the old target stays in use", copy ? err : "out of memory");
+            free(copy);
+            return;
+        }
+        free(ctx->access_log);
+        ctx->access_log = copy;
+        sy_log_info("server.access_log: switched to the new target");
+        return;
+    }
+    if (sy_access_log_reopen(ctx->log, err, sizeof err) != 0)
+        sy_log_warn("access log: %s", err);
+}
+
+/* Keys the running server cannot change: say so, key by key. */
+static void warn_restart_keys(const serve_ctx *ctx, const sy_policy *p)
+{
+    const char *addr = sy_server_address(ctx->server);
+    if (strcmp(p->server.listen ? p->server.listen : "", ctx->listen) != 0) {
+        if (ctx->listen_flag)
+            sy_log_info("server.listen changed in the policy; `serve --listen` sets the address "
+                        "(still listening on %s)", addr);
+        else
+            sy_log_warn("server.listen changed: not applied, a restart is needed "
+                        "(still listening on %s)", addr);
+    }
+    int n = sy_server_workers(ctx->server);
+    if (ctx->workers_flag && p->server.workers != ctx->workers)
+        sy_log_info("server.workers changed in the policy; `serve --workers` sets it "
+                    "(still %d worker%s)", n, n == 1 ? "" : "s");
+    else if (!ctx->workers_flag && policy_workers(p) != n)
+        sy_log_warn("server.workers changed: not applied, a restart is needed "
+                    "(still %d worker%s)", n, n == 1 ? "" : "s");
 }
 
 static void on_reload(void *arg)
@@ -30,19 +140,62 @@ static void on_reload(void *arg)
     sy_log_info("SIGHUP: reloading the policy");
     if (sy_runtime_reload() != 0) return;
     sy_policy *p = sy_runtime_acquire();
-    if (p) {
-        apply_limits(ctx->server, p);
-        sy_policy_unref(p);
+    if (!p) return;
+    /* State of new endpoints; existing ones keep theirs (keyed by names). */
+    if (sy_router_bind(ctx->router, p) != 0) sy_log_error("out of memory binding the new policy");
+    if (ctx->prober && sy_prober_set_policy(ctx->prober, p) != 0)
+        sy_log_error("out of memory: health checks keep the old policy's endpoints");
+    apply_limits(ctx->server, p); /* body and time limits, shutdown_grace */
+    if (ctx->log) reload_access_log(ctx, p);
+    warn_restart_keys(ctx, p);
+    sy_policy_unref(p);
+}
+
+/* Many idle clients need many descriptors: take all the hard limit allows,
+ * and say once what it is (nginx's worker_rlimit_nofile, done for you). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t before = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+        /* An unlimited hard limit cannot be the soft one for files: use nr_open. */
+        if (want.rlim_cur == RLIM_INFINITY) {
+            FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+            unsigned long long nr = 0;
+            if (f) {
+                if (fscanf(f, "%llu", &nr) != 1) nr = 0;
+                fclose(f);
+            }
+            want.rlim_cur = nr ? (rlim_t)nr : 1048576;
+        }
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl.rlim_cur = want.rlim_cur;
+        else
+            sy_log_warn("cannot raise the open-file limit from %llu: %s",
+                        (unsigned long long)before, strerror(errno));
     }
-    char err[256];
-    if (sy_proxy_access_log && sy_access_log_reopen(sy_proxy_access_log, err, sizeof err) != 0)
-        sy_log_warn("access log: %s", err);
+    if (rl.rlim_cur != before)
+        sy_log_info("open-file limit: %llu (raised from %llu)", (unsigned long long)rl.rlim_cur,
+                    (unsigned long long)before);
+    else
+        sy_log_info("open-file limit: %llu", (unsigned long long)rl.rlim_cur);
+}
+
+/* Durable state goes to disk here, off the request path. */
+static void flush_store(serve_ctx *ctx)
+{
+    char err[512];
+    if (ctx->store && sy_store_flush(ctx->store, err, sizeof err) != 0)
+        sy_log_error("state: %s (will try again)", err);
 }
 
 static void on_tick(void *arg)
 {
-    (void)arg;
-    if (sy_proxy_access_log) sy_access_log_flush(sy_proxy_access_log);
+    serve_ctx *ctx = arg;
+    if (ctx->log) sy_access_log_flush(ctx->log);
+    flush_store(ctx);
 }
 
 static int usage(void)
@@ -87,6 +240,7 @@ int cmd_serve(int argc, char **argv)
     }
     int rc = 1;
     sy_server *server = NULL;
+    serve_ctx ctx = {0};
     if (sy_runtime_init(policy_path) != 0) {
         fprintf(stderr, "switchyard serve: %s is not valid; not starting\n", policy_path);
         goto out;
@@ -96,23 +250,50 @@ int cmd_serve(int argc, char **argv)
         sy_log_warn("server.client_keys is not set: any client may use this router");
     if (!p->server.admin_key) sy_log_warn("server.admin_key is not set: the admin endpoints are off");
 
-    const char *target = p->server.access_log ? p->server.access_log : "stdout";
+    const char *target = access_log_target(p);
     char err[256];
-    sy_proxy_access_log = sy_access_log_open(target, err, sizeof err);
-    if (!sy_proxy_access_log) {
+    ctx.access_log = strdup(target);
+    ctx.listen = strdup(p->server.listen ? p->server.listen : "");
+    ctx.workers = p->server.workers;
+    ctx.listen_flag = listen != NULL;
+    ctx.workers_flag = workers > 0;
+    if (!ctx.access_log || !ctx.listen) {
+        sy_log_error("out of memory");
+        sy_policy_unref(p);
+        goto out;
+    }
+    ctx.log = sy_access_log_open(target, err, sizeof err);
+    if (!ctx.log) {
         sy_log_error("access log: %s", err);
         sy_policy_unref(p);
         goto out;
     }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *state_file = p->migration.rollback.state_file;
+    ctx.store = state_file ? sy_store_file_open(state_file, err, sizeof err) : sy_store_memory_new();
+    if (!ctx.store) {
+        sy_log_error("%s", state_file ? err : "out of memory");
+        sy_policy_unref(p);
+        goto out;
+    }
+    ctx.router = sy_router_new();
+    if (ctx.router) sy_router_set_store(ctx.router, ctx.store);
+    if (!ctx.router || sy_observers_install(ctx.router, ctx.log) != 0 ||
+        sy_router_bind(ctx.router, p) != 0) {
+        sy_log_error("out of memory");
+        sy_policy_unref(p);
+        goto out;
+    }
+    sy_gateway gateway = {ctx.router};
+    raise_fd_limit();
     sy_server_opts o = {
         .listen = listen ? listen : p->server.listen,
-        .workers = workers > 0 ? workers : p->server.workers > 0 ? p->server.workers : (int)(cores > 0 ? cores : 1),
+        .workers = workers > 0 ? workers : policy_workers(p),
         .max_head = 16384,
         .max_body = p->server.max_body,
         .idle_timeout_ms = p->server.idle_timeout_ms,
         .header_timeout_ms = p->server.header_timeout_ms,
         .shutdown_grace_ms = p->server.shutdown_grace_ms,
+        .handler = {sy_route_request, sy_gateway_worker_init, sy_gateway_worker_free, &gateway},
     };
     server = sy_server_new(&o, err, sizeof err);
     sy_policy_unref(p);
@@ -120,18 +301,25 @@ int cmd_serve(int argc, char **argv)
         sy_log_error("%s", err);
         goto out;
     }
-    serve_ctx ctx = {server};
-    sy_server_set_tick(server, on_tick, NULL, 200);
+    ctx.server = server;
+    sy_server_set_tick(server, on_tick, &ctx, 200);
+    sy_server_set_main(server, probes_start, probes_stop, &ctx);
     rc = sy_server_run(server, on_reload, &ctx);
     sy_log_info("stopped");
 out:
     sy_server_free(server);
-    if (sy_proxy_access_log) {
-        sy_access_log_flush(sy_proxy_access_log);
-        sy_access_log_close(sy_proxy_access_log);
-        sy_proxy_access_log = NULL;
+    if (ctx.log) {
+        sy_access_log_flush(ctx.log);
+        sy_access_log_close(ctx.log);
+    }
+    sy_router_free(ctx.router);
+    if (ctx.store) {
+        flush_store(&ctx);
+        sy_store_free(ctx.store);
     }
     sy_runtime_shutdown();
     curl_global_cleanup();
+    free(ctx.access_log);
+    free(ctx.listen);
     return rc;
 }

@@ -6,6 +6,9 @@
 typedef struct scanner {
     const char *p, *end;
     const char *why;
+    int strict;       /* sy_json_scan_request: note keys that make routing ambiguous */
+    const char *ambiguous; /* the first such problem, or NULL */
+    size_t which;     /* the field it concerns */
 } scanner;
 
 static void skip_ws(scanner *s)
@@ -28,6 +31,7 @@ static int hexval(char c)
 }
 
 static int hex4(const char *s, unsigned *v);
+static size_t put_utf8(char *out, unsigned cp);
 
 /* Bytes that end a run of plain string content: '"', '\\' and controls. */
 static const unsigned char string_stop[256] = {
@@ -129,6 +133,86 @@ static int scan_literal(scanner *s, const char *lit, size_t n)
 
 static int scan_value(scanner *s, int depth, sy_json_type *type);
 
+#define KEY_OTHER 0
+#define KEY_SAME 1
+#define KEY_SAME_UP_TO_NUL 2 /* "model\u0000...": a C parser cuts it to "model" */
+
+/* Compare a key (the bytes between its quotes, escapes already checked) with
+ * name as a parser that decodes it sees it. */
+static int key_is(const char *k, size_t klen, int escaped, const char *name)
+{
+    size_t nl = strlen(name);
+    if (!escaped) return klen == nl && memcmp(k, name, nl) == 0 ? KEY_SAME : KEY_OTHER;
+    size_t o = 0; /* bytes of name matched so far */
+    for (size_t i = 0; i < klen;) {
+        char buf[4];
+        size_t bl = 1;
+        if (k[i] != '\\') {
+            buf[0] = k[i++];
+        } else {
+            char e = k[i + 1];
+            i += 2;
+            switch (e) {
+            case 'b': buf[0] = '\b'; break;
+            case 'f': buf[0] = '\f'; break;
+            case 'n': buf[0] = '\n'; break;
+            case 'r': buf[0] = '\r'; break;
+            case 't': buf[0] = '\t'; break;
+            case 'u': {
+                unsigned cp, lo;
+                hex4(k + i, &cp);
+                i += 4;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    hex4(k + i + 2, &lo);
+                    i += 6;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                if (cp == 0) return o == nl ? KEY_SAME_UP_TO_NUL : KEY_OTHER;
+                bl = put_utf8(buf, cp);
+                break;
+            }
+            default: buf[0] = e; break; /* '"', '\\', '/' */
+            }
+        }
+        if (o + bl > nl || memcmp(name + o, buf, bl) != 0) return KEY_OTHER;
+        o += bl;
+    }
+    return o == nl ? KEY_SAME : KEY_OTHER;
+}
+
+/* A top-level key and its value were scanned: fill in the fields it is. */
+static void take_field(scanner *s, sy_json_field *fields, size_t nf, const char *key, size_t klen,
+                       int kesc, const char *vstart, sy_json_type t)
+{
+    for (size_t i = 0; i < nf; i++) {
+        sy_json_field *f = &fields[i];
+        int m = key_is(key, klen, kesc, f->name);
+        if (m == KEY_OTHER) continue;
+        if (m == KEY_SAME_UP_TO_NUL || f->type != SY_JSON_ABSENT) {
+            /* Lenient: the first one wins, as with cJSON. */
+            if (s->strict && !s->ambiguous) {
+                s->ambiguous = m == KEY_SAME_UP_TO_NUL
+                                   ? "is followed by \\u0000 in a key, and a parser that "
+                                     "stops at the NUL reads that key as this one"
+                                   : "appears more than once, and JSON parsers differ on which "
+                                     "one counts";
+                s->which = i;
+            }
+            continue;
+        }
+        f->type = t;
+        if (t == SY_JSON_STRING) {
+            /* Re-scan the string to get its inner span. */
+            scanner rs = {vstart, s->p, NULL, 0, NULL, 0};
+            scan_string(&rs, &f->val, &f->len, &f->escaped);
+        } else {
+            f->val = vstart;
+            f->len = (size_t)(s->p - vstart);
+            f->escaped = 0;
+        }
+    }
+}
+
 static int scan_container(scanner *s, int depth, int object, sy_json_field *fields, size_t nf)
 {
     if (depth > SY_JSON_MAX_DEPTH) return fail(s, "the JSON body is nested too deeply");
@@ -154,24 +238,7 @@ static int scan_container(scanner *s, int depth, int object, sy_json_field *fiel
         const char *vstart = s->p;
         sy_json_type t;
         if (scan_value(s, depth + 1, &t) != 0) return -1;
-        if (fields && !kesc) {
-            for (size_t i = 0; i < nf; i++) {
-                sy_json_field *f = &fields[i];
-                if (f->type != SY_JSON_ABSENT || strlen(f->name) != klen ||
-                    memcmp(f->name, key, klen) != 0)
-                    continue;
-                f->type = t;
-                if (t == SY_JSON_STRING) {
-                    /* Re-scan the string to get its inner span. */
-                    scanner rs = {vstart, s->p, NULL};
-                    scan_string(&rs, &f->val, &f->len, &f->escaped);
-                } else {
-                    f->val = vstart;
-                    f->len = (size_t)(s->p - vstart);
-                    f->escaped = 0;
-                }
-            }
-        }
+        if (fields) take_field(s, fields, nf, key, klen, kesc, vstart, t);
         skip_ws(s);
         if (s->p >= s->end) return fail(s, "the JSON body ends too early");
         if (*s->p == ',') {
@@ -206,8 +273,7 @@ static int scan_value(scanner *s, int depth, sy_json_type *type)
     }
 }
 
-int sy_json_scan_object(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
-                        const char **why)
+static int scan_top(scanner *s, sy_json_field *fields, size_t n_fields, const char **why)
 {
     for (size_t i = 0; i < n_fields; i++) {
         fields[i].type = SY_JSON_ABSENT;
@@ -215,22 +281,40 @@ int sy_json_scan_object(const char *p, size_t n, sy_json_field *fields, size_t n
         fields[i].len = 0;
         fields[i].escaped = 0;
     }
-    scanner s = {p, p + n, NULL};
-    skip_ws(&s);
-    if (s.p >= s.end || *s.p != '{') {
-        *why = s.p >= s.end ? "the request body is empty" : "the request body is not a JSON object";
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != '{') {
+        *why = s->p >= s->end ? "the request body is empty" : "the request body is not a JSON object";
         return -1;
     }
-    if (scan_container(&s, 1, 1, fields, n_fields) != 0) {
-        *why = s.why;
+    if (scan_container(s, 1, 1, fields, n_fields) != 0) {
+        *why = s->why;
         return -1;
     }
-    skip_ws(&s);
-    if (s.p != s.end) {
+    skip_ws(s);
+    if (s->p != s->end) {
         *why = "unexpected data after the JSON object";
         return -1;
     }
     return 0;
+}
+
+int sy_json_scan_object(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
+                        const char **why)
+{
+    scanner s = {p, p + n, NULL, 0, NULL, 0};
+    return scan_top(&s, fields, n_fields, why);
+}
+
+int sy_json_scan_request(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
+                         const char **why, size_t *which)
+{
+    scanner s = {p, p + n, NULL, 1, NULL, 0};
+    *which = n_fields;
+    if (scan_top(&s, fields, n_fields, why) != 0) return -1;
+    if (!s.ambiguous) return 0;
+    *why = s.ambiguous;
+    *which = s.which;
+    return -2;
 }
 
 static size_t put_utf8(char *out, unsigned cp)

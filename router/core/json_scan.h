@@ -20,11 +20,23 @@
 /* sy_json_type and sy_json_field are part of the plugin ABI (plugins get this
  * scanner through the host table). */
 
-/* Validate p[0..n) as one JSON object and fill in the wanted fields (the
- * first occurrence of a duplicated key wins, as with cJSON). Returns 0, or -1
- * with *why pointing at a static message. */
+/* Validate p[0..n) as one JSON object and fill in the wanted fields. Keys are
+ * compared as a parser that decodes them sees them ("m\u006fdel" is
+ * "model"); the first occurrence of a duplicated key wins, as with cJSON.
+ * Returns 0, or -1 with *why pointing at a static message. */
 int sy_json_scan_object(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
                         const char **why);
+
+/* The same for a request body whose wanted fields steer routing, where the
+ * upstream must read the body as the router did. Refuses, with -2, a valid
+ * body that is ambiguous about a wanted key: the key appears twice (cJSON
+ * keeps the first, many parsers the last), or some key is the wanted one
+ * followed by \u0000 and more ("model\u0000x"), which a C parser cuts to
+ * "model". Then *which is the index of that field and *why a static message
+ * to follow the key's name ("appears more than once, ..."). Returns 0, -1
+ * for JSON that is not valid (*why set, *which = n_fields), or -2. */
+int sy_json_scan_request(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
+                         const char **why, size_t *which);
 
 /* Decode a string's escapes into out (NUL-terminated, UTF-8). Returns the
  * length, or -1 when it does not fit or has a bad escape. */

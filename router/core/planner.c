@@ -143,12 +143,33 @@ static int step_seen(const sy_plan *out, const sy_policy_endpoint *ep, const cha
     return 0;
 }
 
+/* balance: latency: within each run of equal priority, lowest latency first
+ * (insertion sort: a route has a handful of endpoints; stable, so ties keep
+ * the order written). */
+static void order_by_latency(sy_plan_step *steps, size_t n, const sy_route_input *in)
+{
+    for (size_t i = 0; i < n; i++)
+        steps[i].latency_ms = in->latency_ms(in->latency_ctx, steps[i].provider, steps[i].endpoint);
+    for (size_t i = 1; i < n; i++) {
+        sy_plan_step s = steps[i];
+        double key = s.latency_ms < 0 ? 0 : s.latency_ms;
+        size_t j = i;
+        while (j > 0 && steps[j - 1].endpoint->priority == s.endpoint->priority &&
+               (steps[j - 1].latency_ms < 0 ? 0 : steps[j - 1].latency_ms) > key) {
+            steps[j] = steps[j - 1];
+            j--;
+        }
+        steps[j] = s;
+    }
+}
+
 /* Append one route: every endpoint of prov (filtered on the canary) for model.
  * Returns 0 when the plan is full. */
-static int add_route(const sy_policy *p, sy_plan *out, const sy_policy_provider *prov,
-                     const char *model, sy_arm arm, int filter)
+static int add_route(const sy_policy *p, const sy_route_input *in, sy_plan *out,
+                     const sy_policy_provider *prov, const char *model, sy_arm arm, int filter)
 {
     int added = 0;
+    size_t first = out->n_steps;
     for (size_t i = 0; i < prov->n_endpoints; i++) {
         const sy_policy_endpoint *ep = &prov->endpoints[i];
         if (filter && !endpoint_allowed(&p->migration, ep)) continue;
@@ -165,9 +186,12 @@ static int add_route(const sy_policy *p, sy_plan *out, const sy_policy_provider 
         s->model = model;
         s->route = out->n_routes;
         s->arm = arm;
+        s->latency_ms = -1;
         added = 1;
     }
     if (added) out->n_routes++;
+    if (prov->balance == SY_BALANCE_LATENCY && in->latency_ms)
+        order_by_latency(out->steps + first, out->n_steps - first, in);
     return 1;
 }
 
@@ -225,10 +249,10 @@ void sy_plan_build(const sy_policy *p, const sy_route_input *in, sy_plan *out)
     }
 
     for (size_t i = 0; i < n_models; i++) {
-        if (!add_route(p, out, arm_prov, models[i], out->arm, out->arm == SY_ARM_CANARY))
+        if (!add_route(p, in, out, arm_prov, models[i], out->arm, out->arm == SY_ARM_CANARY))
             return;
         if (out->arm == SY_ARM_CANARY && m->fallback_to_stable &&
-            !add_route(p, out, stable, models[i], SY_ARM_STABLE, 0))
+            !add_route(p, in, out, stable, models[i], SY_ARM_STABLE, 0))
             return;
     }
 }

@@ -12,7 +12,10 @@
  * Plan: for the requested model and then each fallback model in order, the
  * arm's provider (canary: only rollout.canary_endpoints) and, on the canary arm
  * with fallback_to_stable, the stable provider; each provider's endpoints in
- * priority order. Steps of one (provider, model) form one route.
+ * priority order. Steps of one (provider, model) form one route. A provider
+ * with `balance: latency` orders the endpoints of each priority by the
+ * latency snapshot in the input, lowest first (no sample yet counts as 0, so
+ * a new endpoint gets measured); the engine then takes the first usable one.
  *
  * Details (planner.c): only the requested model's own fallback chain is
  * followed, not the chains of its fallback models (the chain a user writes
@@ -41,6 +44,7 @@ typedef struct sy_plan_step {
     const char *model;
     unsigned route;    /* steps with the same route share (provider, model) */
     sy_arm arm;        /* the arm this step's provider serves (canary or stable) */
+    double latency_ms; /* balance: latency: the peak-EWMA figure the order used; -1 none */
 } sy_plan_step;
 
 typedef struct sy_plan {
@@ -64,6 +68,11 @@ typedef struct sy_route_input {
     /* The live rollout percentage (runtime state may differ from the policy
      * after a rollback or a promotion step): 0..100. */
     double percent;
+    /* balance: latency. A snapshot of the endpoints' peak-EWMA latency in ms
+     * (-1: no sample yet), so the planner stays pure. NULL: every provider is
+     * ordered by priority alone. */
+    double (*latency_ms)(void *ctx, const sy_policy_provider *prov, const sy_policy_endpoint *ep);
+    void *latency_ctx;
 } sy_route_input;
 
 /* Stable 64-bit hash of (salt, key): FNV-1a over salt, a 0 byte and key,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "policy_keys.h"
+#include "redact.h"
 
 void *sy_xcalloc(size_t n, size_t size)
 {
@@ -104,6 +105,7 @@ void sy_policy_free(sy_policy *p)
     free_strv(m->canary_endpoints, m->n_canary_endpoints, 0);
     free(m->steps);
     free(m->rollback.state_file);
+    sy_redactor_free(p->redactor);
     free(p->file);
     free(p);
 }

@@ -19,6 +19,7 @@
 #include "diag.h"
 
 struct sy_plugin_registry;
+struct sy_redactor;
 
 typedef enum sy_load_mode {
     SY_LOAD_VALIDATE, /* dry run: an unset ${VAR} is a warning */
@@ -33,6 +34,8 @@ typedef struct sy_policy_endpoint {
     sy_config_value *plugin_cfg; /* aligned with plugin->endpoint_keys; NULL when it has none */
     size_t global_index;   /* 0..policy->n_endpoints_total-1, for runtime state arrays */
     sy_endpoint view;      /* the ABI view handed to plugins (points into this struct) */
+    int64_t connect_timeout_ms;    /* 0: the provider's */
+    int64_t first_byte_timeout_ms; /* 0: the provider's */
     char *base_url_raw;    /* base_url as written ("${RELAY_URL}/v1") when it used the
                             * environment, else NULL: what explain and logs may print */
 } sy_policy_endpoint;
@@ -66,6 +69,9 @@ typedef struct sy_policy_provider {
     size_t n_endpoints;
     sy_balance balance;
     sy_health_check health;
+    int64_t connect_timeout_ms;    /* per attempt; default 10s */
+    int64_t first_byte_timeout_ms; /* per attempt, until the status line; 0 = none (the
+                                    * request's deadline bounds it); default 0 */
     sy_price *prices;            /* this provider's own prices (override models.prices) */
     size_t n_prices;
 } sy_policy_provider;
@@ -160,7 +166,10 @@ typedef struct sy_server_conf {
     size_t n_client_keys;
     char *admin_key;           /* secret; NULL: admin endpoints refused */
     uint64_t max_body;         /* default 8 MiB */
-    int64_t request_timeout_ms;/* default 120s */
+    uint64_t max_response;     /* largest non-streamed answer buffered; default 16 MiB */
+    uint64_t max_response_memory; /* all buffered answers of the process; default 256 MiB */
+    int64_t request_timeout_ms;/* default 120s; until the commit point */
+    int64_t stream_idle_timeout_ms; /* after it: no upstream byte this long cuts; default 60s */
     int64_t idle_timeout_ms;   /* keep-alive idle; default 60s */
     int64_t header_timeout_ms; /* slow client sending headers/body; default 10s */
     int64_t shutdown_grace_ms; /* default 30s */
@@ -189,6 +198,7 @@ typedef struct sy_policy {
     size_t n_models;
     sy_migration_conf migration;
     sy_budget_conf budget;
+    struct sy_redactor *redactor; /* every secret above, to scrub from upstream text (redact.h) */
     int refcount;              /* atomic; use sy_policy_ref/unref */
 } sy_policy;
 

@@ -38,9 +38,23 @@ static const sy_pkey pk_server[] = {
     {.name = "max_body", .type = SY_PK_SIZE, .offset = OFF(sy_server_conf, max_body),
      .def = "8MiB", .flags = SY_PKF_POSITIVE,
      .help = "largest request body accepted (413 above it)"},
+    {.name = "max_response", .type = SY_PK_SIZE, .offset = OFF(sy_server_conf, max_response),
+     .def = "16MiB", .flags = SY_PKF_POSITIVE,
+     .help = "largest non-streamed upstream answer held in memory; a larger one is refused "
+             "with 502 and not retried (streams are not buffered)"},
+    {.name = "max_response_memory", .type = SY_PK_SIZE,
+     .offset = OFF(sy_server_conf, max_response_memory), .def = "256MiB",
+     .flags = SY_PKF_POSITIVE,
+     .help = "memory all non-streamed answers being received may hold together (whole "
+             "process); a request whose answer finds it full gets 503"},
     {.name = "request_timeout", .type = SY_PK_DURATION,
      .offset = OFF(sy_server_conf, request_timeout_ms), .def = "120s", .flags = SY_PKF_POSITIVE,
-     .help = "deadline of a whole request: every attempt, backoff and fallback"},
+     .help = "deadline of a request up to its commit point (the first byte sent to the client): "
+             "every attempt, backoff and fallback"},
+    {.name = "stream_idle_timeout", .type = SY_PK_DURATION,
+     .offset = OFF(sy_server_conf, stream_idle_timeout_ms), .def = "60s", .flags = SY_PKF_POSITIVE,
+     .help = "after the commit point: a stream with no upstream byte for this long is cut "
+             "(SSE error event)"},
     {.name = "idle_timeout", .type = SY_PK_DURATION, .offset = OFF(sy_server_conf, idle_timeout_ms),
      .def = "60s", .flags = SY_PKF_POSITIVE,
      .help = "close a keep-alive client connection idle this long"},
@@ -98,6 +112,12 @@ const sy_pkey sy_pk_endpoint[] = {
     {.name = "priority", .type = SY_PK_INT, .offset = OFF(sy_policy_endpoint, priority),
      .def = "100", .flags = SY_PKF_RANGE, .lo = 0, .hi = 1000000,
      .help = "lower is tried first (balance: priority)"},
+    {.name = "connect_timeout", .type = SY_PK_DURATION,
+     .offset = OFF(sy_policy_endpoint, connect_timeout_ms), .flags = SY_PKF_POSITIVE,
+     .help = "this endpoint's connect_timeout (overrides the provider's)"},
+    {.name = "first_byte_timeout", .type = SY_PK_DURATION,
+     .offset = OFF(sy_policy_endpoint, first_byte_timeout_ms), .flags = SY_PKF_POSITIVE,
+     .help = "this endpoint's first_byte_timeout (overrides the provider's)"},
     END,
 };
 
@@ -124,6 +144,14 @@ const sy_pkey sy_pk_provider[] = {
     {.name = "health_check", .type = SY_PK_MAP, .offset = OFF(sy_policy_provider, health),
      .flags = SY_PKF_PRESENT, .present = OFF(sy_health_check, enabled), .child = pk_health,
      .help = "active health checks of every endpoint; not given: none (passive breakers only)"},
+    {.name = "connect_timeout", .type = SY_PK_DURATION,
+     .offset = OFF(sy_policy_provider, connect_timeout_ms), .def = "10s", .flags = SY_PKF_POSITIVE,
+     .help = "per attempt: time to connect (TCP and TLS); past it the attempt fails over"},
+    {.name = "first_byte_timeout", .type = SY_PK_DURATION,
+     .offset = OFF(sy_policy_provider, first_byte_timeout_ms),
+     .help = "per attempt: time until the upstream's status line, so a hung or slow region "
+             "fails over inside request_timeout; not set: only request_timeout bounds it "
+             "(a non-streamed answer's status line comes when the whole answer is ready)"},
     {.name = "prices", .type = SY_PK_MAP_OF, .child = sy_pk_price,
      .parse = sy_pk_parse_provider_prices, .type_doc = "mapping: model -> price",
      .help = "this provider's prices where they differ from models.prices"},

@@ -15,6 +15,7 @@
 
 #include "loader.h"
 #include "policy_keys.h"
+#include "redact.h"
 #include "units.h"
 
 #define PATH_CAP 512
@@ -850,6 +851,7 @@ static sy_policy *build(sy_ydoc *doc, sy_load_mode mode, struct sy_plugin_regist
         return NULL;
     }
     own_locations(p);
+    p->redactor = sy_redactor_for_policy(p);
     return p;
 }
 

@@ -3,11 +3,17 @@
  * handler answers on it.
  *
  * A connection reads and parses one request at a time (pipelined requests wait
- * in the input buffer), hands it to sy_route_request(), and moves on to the
+ * in the input buffer), hands it to the server's handler (server.h), and moves on to the
  * next request once the handler has finished its answer (sy_conn_respond or
  * sy_conn_stream_end). A handler that answers later (a proxied request) sets
  * sy_conn_set_pending() with an abort callback, called if the client goes away
  * first; after the abort callback the handler must not touch the connection.
+ *
+ * A client that shuts its sending side (shutdown(SHUT_WR)) after a complete
+ * request still gets its answer; the connection closes once it is written.
+ * Read EOF alone does not abort a request: a client that is really gone
+ * shows up when a write to it fails. A half-close inside an incomplete
+ * request just closes the connection.
  */
 #ifndef SY_CONN_H
 #define SY_CONN_H
@@ -19,10 +25,10 @@
 typedef struct sy_conn sy_conn;
 typedef struct sy_worker sy_worker;
 
-/* Called by the connection once a request is complete. body is decoded and
- * NUL-terminated; it and req's pointers are valid only during the call (copy
- * what an asynchronous answer needs). */
-void sy_route_request(sy_conn *c, const sy_http_req *req, char *body, size_t body_len);
+struct sy_sink;
+/* The connection as the engine's sink (sink.h): whole answers and streams
+ * for the request being handled. Lives as long as the connection. */
+struct sy_sink *sy_conn_sink(sy_conn *c);
 
 /* Answer in one go. extra_headers: preformatted "Name: value\r\n" lines or NULL. */
 void sy_conn_respond(sy_conn *c, int status, const char *content_type, const char *extra_headers,
@@ -43,6 +49,13 @@ void sy_conn_stream_end(sy_conn *c);
  * drained(ctx) runs when buffered output falls below the low-water mark. */
 void sy_conn_set_pending(sy_conn *c, void (*abort_fn)(void *ctx), void (*drained_fn)(void *ctx),
                          void *ctx);
+/* Optional, after sy_conn_set_pending: shutdown(ctx) runs instead of abort
+ * when the server stops (shutdown_grace ran out) with the answer unfinished.
+ * The handler may still write: it should end its answer now (an error event
+ * and the end of a stream, or an error response); that goes out as far as
+ * the socket takes it, then the connection closes. Should the handler not
+ * finish, abort follows. Cleared when the answer is finished. */
+void sy_conn_set_shutdown(sy_conn *c, void (*shutdown_fn)(void *ctx));
 /* Bytes of answer buffered but not yet written to the client. */
 size_t sy_conn_out_pending(const sy_conn *c);
 /* High-water mark: above it a streaming handler should pause its upstream. */

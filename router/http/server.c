@@ -16,12 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
-#include "upstream.h"
+#include "json_escape.h"
+#include "metrics.h"
+#include "sink.h"
+
+/* Out of descriptors (or kernel memory), a listener stays readable while
+ * accept() fails: instead of spinning, stop accepting on it for this long
+ * (as nginx does), and say so in the log at most once per interval. */
+#define ACCEPT_PAUSE_MS 250
+#define ACCEPT_LOG_INTERVAL_NS (5ull * 1000000000ull)
 
 /* ------------------------------------------------------------ types */
 
@@ -33,8 +42,15 @@ enum conn_state {
     C_CLOSING,  /* close once the output is written */
 };
 
+/* The connection as the engine's sink (sink.h). */
+typedef struct conn_sink {
+    sy_sink base;
+    sy_conn *c;
+} conn_sink;
+
 struct sy_conn {
     sy_worker *w;
+    conn_sink sink;
     int fd;
     struct event ev_read, ev_write, ev_timer, ev_defer;
     int write_armed;
@@ -45,6 +61,7 @@ struct sy_conn {
     enum conn_state state;
     int dead;      /* close at the next deferred run */
     int lingering; /* answer sent and write side shut: draining input before close */
+    int peer_eof;  /* the client shut its sending side: answer what was read, then close */
     /* the request being read or handled */
     sy_http_req req;
     size_t req_bytes;  /* head + encoded body: what to drop once answered */
@@ -62,6 +79,7 @@ struct sy_conn {
     int pending;
     void (*abort_fn)(void *);
     void (*drained_fn)(void *);
+    void (*shutdown_fn)(void *); /* sy_conn_set_shutdown */
     void *pctx;
     sy_conn *prev, *next;
 };
@@ -73,10 +91,13 @@ struct sy_worker {
     struct event_base *base;
     int lfd;
     struct event *ev_accept;
+    struct event *ev_accept_resume; /* re-enables ev_accept after a pause */
+    uint64_t refused_unlogged;      /* accepts refused since the last log line */
+    uint64_t refused_logged_at;     /* monotonic ns of that line, 0 = never */
     int efd;
     struct event *ev_ctl;
     struct event *ev_grace;
-    sy_upstream *up;
+    void *hstate; /* the handler's state for this worker (sy_handler.worker_init) */
     sy_conn *conns;
     size_t n_conns;
     int draining;
@@ -92,17 +113,20 @@ struct sy_server {
     void *reload_ctx;
     void (*tick_fn)(void *);
     void *tick_ctx;
+    void (*main_start)(void *, struct event_base *);
+    void (*main_stop)(void *);
+    void *main_ctx;
     int64_t tick_ms;
     _Atomic size_t max_head;
     _Atomic uint64_t max_body;
-    _Atomic int64_t idle_ms, header_ms;
+    _Atomic int64_t idle_ms, header_ms, grace_ms;
 };
 
 static atomic_int g_draining;
 int sy_server_draining(void) { return atomic_load_explicit(&g_draining, memory_order_relaxed); }
 
 struct event_base *sy_worker_base(sy_worker *w) { return w->base; }
-sy_upstream *sy_worker_upstream(sy_worker *w) { return w->up; }
+void *sy_worker_state(sy_worker *w) { return w->hstate; }
 int sy_worker_id(const sy_worker *w) { return w->id; }
 int sy_worker_draining(const sy_worker *w) { return w->draining; }
 sy_worker *sy_conn_worker(const sy_conn *c) { return c->w; }
@@ -217,8 +241,10 @@ static void conn_try_write(sy_conn *c)
                     event_add(&c->ev_write, NULL);
                     c->write_armed = 1;
                 }
-                /* A client that stops reading is dropped after idle_timeout. */
-                conn_timer(c, atomic_load(&c->w->s->idle_ms));
+                /* A client that stops reading is dropped after idle_timeout.
+                 * While a request is being read, its deadline stays. */
+                if (c->state != C_HEAD && c->state != C_BODY)
+                    conn_timer(c, atomic_load(&c->w->s->idle_ms));
                 return;
             }
             conn_fail(c);
@@ -229,6 +255,13 @@ static void conn_try_write(sy_conn *c)
     if (c->write_armed) {
         event_del(&c->ev_write);
         c->write_armed = 0;
+        /* The client reads again: a slow reader's timer must not cut the
+         * answer still being produced. */
+        if (c->state == C_HANDLING) conn_timer(c, 0);
+    }
+    if (c->state == C_CLOSING && evbuffer_get_length(c->out) == 0 && c->peer_eof) {
+        conn_fail(c); /* both sides are done: nothing to linger for */
+        return;
     }
     if (c->state == C_CLOSING && evbuffer_get_length(c->out) == 0 && !c->lingering) {
         /* Lingering close: shut our side, then read and drop what the client
@@ -281,6 +314,8 @@ static void put_head(sy_conn *c, int status, const char *ctype, const char *extr
     char h[1024];
     int n;
     if (c->w->draining) c->keep_alive = 0;
+    /* Half-closed with no further request read: this answer is the last. */
+    if (c->peer_eof && c->in_len <= c->req_bytes) c->keep_alive = 0;
     const char *conn_hdr = c->keep_alive ? (c->http10 ? "Connection: keep-alive\r\n" : "")
                                          : "Connection: close\r\n";
     if (len >= 0)
@@ -305,6 +340,7 @@ static void conn_finish(sy_conn *c)
     c->pending = 0;
     c->abort_fn = NULL;
     c->drained_fn = NULL;
+    c->shutdown_fn = NULL;
     c->pctx = NULL;
     c->streaming = 0;
     if (c->req_bytes > c->in_len) c->req_bytes = c->in_len;
@@ -314,6 +350,10 @@ static void conn_finish(sy_conn *c)
     c->body_len = 0;
     if (!c->keep_alive || c->w->draining) {
         c->state = C_CLOSING;
+    } else if (c->peer_eof) {
+        /* Half-closed: answer the requests already read, then close. */
+        c->state = c->in_len ? C_IDLE : C_CLOSING;
+        if (was_pending && c->in_len) event_active(&c->ev_defer, 0, 0);
     } else {
         c->state = C_IDLE; /* status and first-byte time stay readable until the next request */
         if (!c->read_armed) {
@@ -344,19 +384,7 @@ void sy_conn_respond_error(sy_conn *c, int status, const char *type, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* JSON-escape the message. */
-    size_t j = 0;
-    for (const unsigned char *p = (const unsigned char *)msg; *p && j + 7 < sizeof esc; p++) {
-        if (*p == '"' || *p == '\\') {
-            esc[j++] = '\\';
-            esc[j++] = (char)*p;
-        } else if (*p < 0x20) {
-            j += (size_t)snprintf(esc + j, sizeof esc - j, "\\u%04x", *p);
-        } else {
-            esc[j++] = (char)*p;
-        }
-    }
-    esc[j] = '\0';
+    sy_json_escape(msg, strlen(msg), esc, sizeof esc);
     int n = snprintf(body, sizeof body,
                      "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}\n",
                      esc, type, code);
@@ -403,6 +431,31 @@ void sy_conn_set_pending(sy_conn *c, void (*abort_fn)(void *), void (*drained_fn
     c->pctx = ctx;
 }
 
+void sy_conn_set_shutdown(sy_conn *c, void (*shutdown_fn)(void *)) { c->shutdown_fn = shutdown_fn; }
+
+/* ------------------------------------------------- the engine's sink */
+
+static sy_conn *sink_conn(sy_sink *s) { return ((conn_sink *)s)->c; }
+static void sink_respond(sy_sink *s, int status, const char *ctype, const char *extra,
+                         const char *body, size_t len)
+{
+    sy_conn_respond(sink_conn(s), status, ctype, extra, body, len);
+}
+static void sink_begin(sy_sink *s, int status, const char *ctype, const char *extra)
+{
+    sy_conn_stream_begin(sink_conn(s), status, ctype, extra);
+}
+static void sink_write(sy_sink *s, const char *p, size_t n) { sy_conn_stream_write(sink_conn(s), p, n); }
+static void sink_end(sy_sink *s) { sy_conn_stream_end(sink_conn(s)); }
+static size_t sink_queued(sy_sink *s) { return sy_conn_out_pending(sink_conn(s)); }
+static uint64_t sink_first_byte(sy_sink *s) { return sy_conn_first_byte(sink_conn(s)); }
+static int sink_status(sy_sink *s) { return sy_conn_status(sink_conn(s)); }
+
+static const sy_sink_ops conn_sink_ops = {sink_respond, sink_begin,      sink_write, sink_end,
+                                          sink_queued,  sink_first_byte, sink_status};
+
+sy_sink *sy_conn_sink(sy_conn *c) { return &c->sink.base; }
+
 /* ----------------------------------------------------------- reading */
 
 static int grow_in(sy_conn *c, size_t need)
@@ -430,13 +483,27 @@ static void reject(sy_conn *c, int status, const char *why)
     sy_conn_respond_error(c, status, "invalid_request_error", code, NULL, "%s", why);
 }
 
+/* No complete request in the buffer: wait for more, or, when the client has
+ * shut its sending side, close once what is already answered is written (a
+ * half-close with an incomplete request gets no answer). */
+static void conn_wait_input(sy_conn *c)
+{
+    if (!c->peer_eof) return;
+    conn_timer(c, 0);
+    c->state = C_CLOSING;
+    conn_try_write(c);
+}
+
 /* Parse and dispatch whatever complete requests the buffer holds. */
 static void conn_process(sy_conn *c)
 {
     sy_server *s = c->w->s;
     while (!c->dead) {
         if (c->state == C_IDLE) {
-            if (c->in_len == 0) return;
+            if (c->in_len == 0) {
+                conn_wait_input(c);
+                return;
+            }
             c->state = C_HEAD;
             c->head_seen = 0;
             c->t_first_byte = 0;
@@ -450,12 +517,15 @@ static void conn_process(sy_conn *c)
              * client sending a byte at a time must not cost a re-parse of
              * the whole head per byte. */
             if (c->head_seen && c->in_len < lim.max_head &&
-                !memchr(c->in + c->head_seen, '\n', c->in_len - c->head_seen))
+                !memchr(c->in + c->head_seen, '\n', c->in_len - c->head_seen)) {
+                conn_wait_input(c);
                 return;
+            }
             const char *why = "bad request";
             int r = sy_http_parse_request(c->in, c->in_len, &lim, &c->req, &why);
             if (r == 0) {
                 c->head_seen = c->in_len;
+                conn_wait_input(c);
                 return;
             }
             if (r < 0) {
@@ -488,11 +558,17 @@ static void conn_process(sy_conn *c)
                 memmove(c->in + head + c->body_len, c->in + c->dec_in, out_len);
                 c->body_len += out_len;
                 c->dec_in += consumed;
-                if (r == 0) return;
+                if (r == 0) {
+                    conn_wait_input(c);
+                    return;
+                }
                 c->req_bytes = c->dec_in;
             } else {
                 size_t cl = c->req.content_length > 0 ? (size_t)c->req.content_length : 0;
-                if (c->in_len - head < cl) return;
+                if (c->in_len - head < cl) {
+                    conn_wait_input(c);
+                    return;
+                }
                 c->body_len = cl;
                 c->req_bytes = head + cl;
             }
@@ -509,7 +585,8 @@ static void conn_process(sy_conn *c)
             c->state = C_HANDLING;
             c->t_req_start = sy_now_ns();
             conn_timer(c, 0);
-            sy_route_request(c, &c->req, c->in + head, c->body_len);
+            c->w->s->o.handler.request(c->w->s->o.handler.ctx, c, &c->req, c->in + head,
+                                       c->body_len);
             if (c->dead) return;
             if (c->state == C_HANDLING) {
                 /* Answered later; the handler copied what it needs. */
@@ -556,14 +633,24 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             if ((size_t)n < room) break; /* drained the socket */
             continue;
         }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            /* The client went away (or broke the connection). */
-            conn_close(c);
+        if (n == 0) {
+            /* The client shut its sending side. It may still read (a
+             * half-close after a complete request, as HAProxy allows):
+             * stop reading, answer what is complete, then close. A client
+             * that is really gone shows up as a failed write. */
+            c->peer_eof = 1;
+            event_del(&c->ev_read);
+            c->read_armed = 0;
+            break;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            conn_close(c); /* the connection broke */
             return;
         }
         break;
     }
-    if (c->state == C_BODY) conn_timer(c, atomic_load(&c->w->s->header_ms));
+    /* No timer restart here: header_timeout is a deadline for the whole
+     * request, head and body, from its first byte. */
     if (c->state != C_HANDLING && c->state != C_CLOSING) conn_process(c);
 }
 
@@ -575,6 +662,8 @@ static void conn_new(sy_worker *w, int fd)
         return;
     }
     c->w = w;
+    c->sink.base.ops = &conn_sink_ops;
+    c->sink.c = c;
     c->fd = fd;
     c->in_cap = 8192;
     c->in = malloc(c->in_cap);
@@ -600,6 +689,41 @@ static void conn_new(sy_worker *w, int fd)
     conn_timer(c, atomic_load(&w->s->header_ms));
 }
 
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sy_worker *w = arg;
+    if (!w->draining && w->lfd >= 0) event_add(w->ev_accept, NULL);
+}
+
+/* accept() failed for want of descriptors or memory: count it, pause this
+ * listener for ACCEPT_PAUSE_MS (the connections wait in the backlog) and log
+ * at most once per ACCEPT_LOG_INTERVAL_NS, with how many were refused. */
+static void accept_pause(sy_worker *w, int err)
+{
+    sy_metrics_inc_accept_refused();
+    w->refused_unlogged++;
+    uint64_t now = sy_now_ns();
+    if (!w->refused_logged_at || now - w->refused_logged_at >= ACCEPT_LOG_INTERVAL_NS) {
+        struct rlimit rl;
+        unsigned long long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned long long)rl.rlim_cur : 0;
+        sy_log_warn("worker %d: accept: %s (open-file limit %llu, %zu client connections open%s); "
+                    "%llu accept%s refused since the last such message; "
+                    "pausing accepts for %d ms at a time",
+                    w->id, strerror(err), lim, w->n_conns,
+                    err == EMFILE ? "; raise the hard limit: ulimit -Hn, systemd LimitNOFILE=" : "",
+                    (unsigned long long)w->refused_unlogged, w->refused_unlogged == 1 ? "" : "s",
+                    ACCEPT_PAUSE_MS);
+        w->refused_logged_at = now;
+        w->refused_unlogged = 0;
+    }
+    event_del(w->ev_accept);
+    struct timeval tv;
+    tv_from_ms(&tv, ACCEPT_PAUSE_MS);
+    evtimer_add(w->ev_accept_resume, &tv);
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     (void)what;
@@ -607,8 +731,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
     for (int i = 0; i < 64; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                sy_log_warn("accept: %s (raise the open-file limit)", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_pause(w, errno);
             return;
         }
         int one = 1;
@@ -639,6 +763,17 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     (void)what;
     sy_worker *w = arg;
     if (w->n_conns) sy_log_warn("worker %d: grace period over, closing %zu connections", w->id, w->n_conns);
+    /* Handlers still answering end their answers first (a stream gets an
+     * error event and its last chunk); what they write goes out as far as
+     * the socket takes it now, then every connection closes. */
+    for (sy_conn *c = w->conns, *next; c; c = next) {
+        next = c->next; /* a handler's write can only mark c dead, not free it */
+        if (c->pending && c->shutdown_fn && !c->dead) {
+            void (*fn)(void *) = c->shutdown_fn;
+            c->shutdown_fn = NULL;
+            fn(c->pctx);
+        }
+    }
     while (w->conns) conn_close(w->conns);
     event_base_loopexit(w->base, NULL);
 }
@@ -652,13 +787,14 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg)
     if (w->draining) return;
     w->draining = 1;
     if (w->ev_accept) event_del(w->ev_accept);
+    evtimer_del(w->ev_accept_resume);
     if (w->lfd >= 0) {
         close(w->lfd);
         w->lfd = -1;
     }
     worker_close_idle(w);
     struct timeval tv;
-    tv_from_ms(&tv, w->s->o.shutdown_grace_ms);
+    tv_from_ms(&tv, atomic_load(&w->s->grace_ms));
     evtimer_add(w->ev_grace, &tv);
     if (w->n_conns == 0) event_base_loopexit(w->base, NULL);
 }
@@ -728,6 +864,7 @@ sy_server *sy_server_new(const sy_server_opts *o, char *err, size_t errlen)
     s->o = *o;
     if (s->o.workers < 1) s->o.workers = 1;
     sy_server_set_limits(s, o->max_head, o->max_body, o->idle_timeout_ms, o->header_timeout_ms);
+    sy_server_set_shutdown_grace(s, o->shutdown_grace_ms);
     char host[256], port[32];
     if (parse_listen(o->listen, host, sizeof host, port, sizeof port) != 0) {
         snprintf(err, errlen, "bad listen address '%s' (want HOST:PORT)", o->listen);
@@ -762,8 +899,10 @@ sy_server *sy_server_new(const sy_server_opts *o, char *err, size_t errlen)
         w->ev_accept = event_new(w->base, w->lfd, EV_READ | EV_PERSIST, on_accept, w);
         w->ev_ctl = event_new(w->base, w->efd, EV_READ | EV_PERSIST, on_ctl, w);
         w->ev_grace = evtimer_new(w->base, on_grace, w);
-        w->up = sy_upstream_new(w->base);
-        if (!w->ev_accept || !w->ev_ctl || !w->ev_grace || !w->up) {
+        w->ev_accept_resume = evtimer_new(w->base, on_accept_resume, w);
+        if (o->handler.worker_init) w->hstate = o->handler.worker_init(o->handler.ctx, w, w->base);
+        if (!w->ev_accept || !w->ev_ctl || !w->ev_grace || !w->ev_accept_resume ||
+            (o->handler.worker_init && !w->hstate)) {
             snprintf(err, errlen, "cannot set up worker %d", i);
             goto fail;
         }
@@ -785,7 +924,13 @@ void sy_server_set_limits(sy_server *s, size_t max_head, uint64_t max_body, int6
     atomic_store(&s->header_ms, header_ms > 0 ? header_ms : 10000);
 }
 
+void sy_server_set_shutdown_grace(sy_server *s, int64_t grace_ms)
+{
+    atomic_store(&s->grace_ms, grace_ms > 0 ? grace_ms : 0);
+}
+
 const char *sy_server_address(const sy_server *s) { return s->addr; }
+int sy_server_workers(const sy_server *s) { return s->nw; }
 
 void sy_server_stop(sy_server *s)
 {
@@ -794,6 +939,14 @@ void sy_server_stop(sy_server *s)
     for (int i = 0; i < s->nw; i++)
         if (s->w[i].efd >= 0 && write(s->w[i].efd, &one, sizeof one) < 0)
             sy_log_warn("cannot signal worker %d", i);
+}
+
+void sy_server_set_main(sy_server *s, void (*start)(void *, struct event_base *),
+                        void (*stop)(void *), void *ctx)
+{
+    s->main_start = start;
+    s->main_stop = stop;
+    s->main_ctx = ctx;
 }
 
 void sy_server_set_tick(sy_server *s, void (*tick_fn)(void *), void *ctx, int64_t interval_ms)
@@ -821,7 +974,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     }
     if (sy_server_draining()) return;
     sy_log_info("%s: draining (grace %lld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                (long long)s->o.shutdown_grace_ms);
+                (long long)atomic_load(&s->grace_ms));
     sy_server_stop(s);
     event_base_loopexit(s->main_base, NULL);
 }
@@ -860,7 +1013,9 @@ int sy_server_run(sy_server *s, void (*reload_fn)(void *), void *ctx)
     }
     if (started == s->nw) {
         sy_log_info("listening on %s (%d worker%s)", s->addr, s->nw, s->nw == 1 ? "" : "s");
+        if (s->main_start) s->main_start(s->main_ctx, s->main_base);
         event_base_dispatch(s->main_base);
+        if (s->main_stop) s->main_stop(s->main_ctx);
     } else {
         sy_log_error("could not start worker threads");
         sy_server_stop(s);
@@ -879,10 +1034,11 @@ void sy_server_free(sy_server *s)
     for (int i = 0; i < s->nw; i++) {
         sy_worker *w = &s->w[i];
         while (w->conns) conn_close(w->conns);
-        if (w->up) sy_upstream_free(w->up);
+        if (w->hstate && s->o.handler.worker_free) s->o.handler.worker_free(s->o.handler.ctx, w->hstate);
         if (w->ev_accept) event_free(w->ev_accept);
         if (w->ev_ctl) event_free(w->ev_ctl);
         if (w->ev_grace) event_free(w->ev_grace);
+        if (w->ev_accept_resume) event_free(w->ev_accept_resume);
         if (w->lfd >= 0) close(w->lfd);
         if (w->efd >= 0) close(w->efd);
         if (w->base) event_base_free(w->base);

@@ -36,9 +36,19 @@
  * entry is sizeof(sy_plugin): a plugin built for an older minor is then read
  * only up to its own size. */
 static const size_t desc_size_for_minor[SY_PLUGIN_ABI_MINOR + 1] = {
-    [0] = sizeof(sy_plugin), /* 1.1 added a host service, not a descriptor field */
-    [1] = sizeof(sy_plugin),
+    [0] = offsetof(sy_plugin, health_request), /* 1.1 added a host service, not a field */
+    [1] = offsetof(sy_plugin, health_request),
+    [2] = sizeof(sy_plugin),                   /* 1.2 added health_request */
 };
+
+sy_plugin_health_fn sy_plugin_health_request(const sy_plugin *p)
+{
+    /* A 1.0 or 1.1 descriptor ends before the field: never read past it. */
+    if (!p || p->abi_minor < 2 ||
+        p->size < offsetof(sy_plugin, health_request) + sizeof p->health_request)
+        return NULL;
+    return p->health_request;
+}
 
 /* Keys the host itself reads at the provider and endpoint level of a policy;
  * a plugin may not declare them. */

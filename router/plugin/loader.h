@@ -59,6 +59,13 @@ size_t sy_plugin_load_all(sy_plugin_registry *r,
 /* Check a descriptor already in memory (the loader's checks minus dlopen). */
 int sy_plugin_check(const sy_plugin *p, char *err, size_t errlen);
 
+/* The plugin's health_request (ABI 1.2), or NULL when it has none or was
+ * built for an older minor (its descriptor ends before the field, so the host
+ * must not read it). */
+typedef int (*sy_plugin_health_fn)(void *instance, const sy_endpoint *ep, const char *path,
+                                   sy_http_request *out, char *err, size_t errlen);
+sy_plugin_health_fn sy_plugin_health_request(const sy_plugin *p);
+
 /* The host services table handed to plugins. */
 const sy_host_api *sy_host_api_get(void);
 

@@ -5,9 +5,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "router.h"
 #include "runtime.h"
 
-void sy_admin_status(sy_conn *c, const sy_policy *p)
+/* One endpoint's live state, read under its mutex. */
+static void endpoint_state(cJSON *e, sy_router *r, const sy_policy *p,
+                           const sy_policy_provider *pr, const sy_policy_endpoint *ep)
+{
+    sy_endpoint_state *st = sy_router_endpoint(r, pr, ep);
+    if (!st) {
+        cJSON_AddStringToObject(e, "breaker", "closed");
+        cJSON_AddStringToObject(e, "health", pr->health.enabled ? "unknown" : "unchecked");
+        return;
+    }
+    uint64_t now = sy_now_ns();
+    pthread_mutex_lock(&st->mu);
+    sy_breaker b = st->breaker;
+    uint64_t cool = sy_cooldown_latest(&st->cool, now);
+    sy_ewma w = st->ewma;
+    int healthy = st->healthy;
+    unsigned checks = st->checks;
+    pthread_mutex_unlock(&st->mu);
+    /* As switchyard_breaker_state has it; an open breaker whose open_for is
+     * over turns half-open when the next call for it arrives. */
+    cJSON_AddStringToObject(e, "breaker", sy_breaker_state_name(b.state));
+    if (b.state == SY_BREAKER_OPEN) cJSON_AddBoolToObject(e, "probe_due", now >= b.open_until);
+    cJSON_AddNumberToObject(e, "consecutive_failures", b.failures);
+    cJSON_AddNumberToObject(e, "breaker_opens", (double)b.opens);
+    if (b.state == SY_BREAKER_OPEN && b.open_until > now)
+        cJSON_AddNumberToObject(e, "open_for_ms", (double)((b.open_until - now) / 1000000u));
+    if (cool) /* some model on it is rate-limited (429 Retry-After) */
+        cJSON_AddNumberToObject(e, "cooling_for_ms", (double)((cool - now) / 1000000u));
+    cJSON_AddStringToObject(e, "health", !pr->health.enabled || pr->plugin->local_reply ? "unchecked"
+                                         : !checks ? "unknown"
+                                         : healthy ? "healthy" : "unhealthy");
+    if (w.samples) cJSON_AddNumberToObject(e, "latency_ewma_ms", w.value_ns / 1e6);
+    else cJSON_AddNullToObject(e, "latency_ewma_ms");
+    cJSON_AddNumberToObject(e, "in_flight", w.in_flight);
+    (void)p;
+}
+
+void sy_admin_status(sy_conn *c, const sy_policy *p, sy_router *r)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *pol = cJSON_AddObjectToObject(root, "policy");
@@ -29,14 +68,15 @@ void sy_admin_status(sy_conn *c, const sy_policy *p)
     for (size_t i = 0; i < p->n_providers; i++) {
         const sy_policy_provider *pr = &p->providers[i];
         for (size_t j = 0; j < pr->n_endpoints; j++) {
+            const sy_policy_endpoint *ep = &pr->endpoints[j];
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "provider", pr->name);
-            cJSON_AddStringToObject(e, "endpoint", pr->endpoints[j].name);
-            cJSON_AddStringToObject(e, "base_url", pr->endpoints[j].base_url ? pr->endpoints[j].base_url : "");
-            cJSON_AddNumberToObject(e, "priority", pr->endpoints[j].priority);
-            /* Breakers and health checks are not in this build yet. */
-            cJSON_AddStringToObject(e, "breaker", "closed");
-            cJSON_AddStringToObject(e, "health", pr->health.enabled ? "unknown" : "unchecked");
+            cJSON_AddStringToObject(e, "endpoint", ep->name);
+            /* As written when it used ${VAR}: environment values are never printed. */
+            const char *url = ep->base_url_raw ? ep->base_url_raw : ep->base_url;
+            cJSON_AddStringToObject(e, "base_url", url ? url : "");
+            cJSON_AddNumberToObject(e, "priority", ep->priority);
+            endpoint_state(e, r, p, pr, ep);
             cJSON_AddItemToArray(eps, e);
         }
     }

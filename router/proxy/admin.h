@@ -11,7 +11,10 @@
 #include "policy.h"
 
 int sy_admin_allowed(const sy_policy *p, const sy_http_req *req);
-void sy_admin_status(sy_conn *c, const sy_policy *p);
+struct sy_router;
+/* Policy, rollout, and every endpoint's breaker, cooldown, health and
+ * latency as the router context holds them now. */
+void sy_admin_status(sy_conn *c, const sy_policy *p, struct sy_router *r);
 void sy_admin_rollout(sy_conn *c, const sy_policy *p, const char *body, size_t len);
 
 #endif

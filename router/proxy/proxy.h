@@ -1,13 +1,12 @@
 /*
- * proxy.h - the executor: one proxied request walked through its plan on the
- * worker's event loop. Before each attempt: deadline left? Then the plugin
- * builds the upstream request, the upstream layer sends it, the plugin
- * classifies the answer, and the executor decides: answer, back off and retry
- * (the next endpoint of the same route), or move to the next route.
+ * proxy.h - a proxied request's way into the engine (engine.h does the rest).
  *
- * Streams: the first byte sent to the client is the commit point; after it
- * there is no retry or fallback, and an upstream cut becomes an SSE error
- * event (never a silent 200). A slow client pauses the upstream transfer.
+ * Checks the JSON body with the strict scanner (no tree): invalid JSON,
+ * a missing or non-UTF-8 "model", or an ambiguous body (a key routing reads
+ * given twice, or hidden behind a NUL) is refused with 400. Picks out model,
+ * stream and the sticky key (read whole, as explain reads it), then starts
+ * the engine on the connection's sink and hooks the engine to the
+ * connection's abort, drain and shutdown callbacks.
  */
 #ifndef SY_PROXY_H
 #define SY_PROXY_H
@@ -30,10 +29,8 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
 void sy_request_id_make(const sy_http_req *req, char *out, size_t cap);
 
 /* Report a request the router answered itself (refusals, admin, models) to
- * the metrics and the access log. */
+ * the router context's observers (metrics, access log). */
 void sy_proxy_report_local(sy_conn *c, const sy_http_req *req, const char *request_id,
                            const char *model);
-
-extern struct sy_access_log *sy_proxy_access_log;
 
 #endif

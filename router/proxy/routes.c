@@ -3,12 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "routes.h"
+
 #include "admin.h"
+#include "clock.h"
 #include "conn.h"
+#include "gateway.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "ratelimit.h"
-#include "clock.h"
 #include "runtime.h"
 #include "server.h"
 
@@ -90,7 +93,7 @@ static void method_not_allowed(sy_conn *c, const char *allow)
 }
 
 /* Answer a request the router handles itself, and report it. */
-static void route_local(sy_conn *c, const sy_http_req *req, sy_policy *p, const char *rid_hdr,
+static void route_local(sy_gateway *g, sy_conn *c, const sy_http_req *req, sy_policy *p, const char *rid_hdr,
                         int models, int admin_status, int admin_rollout, sy_op op,
                         int64_t wait_ms, char *body, size_t body_len)
 {
@@ -102,7 +105,7 @@ static void route_local(sy_conn *c, const sy_http_req *req, sy_policy *p, const 
                                   p->server.admin_key ? "the admin endpoints need the admin key"
                                                       : "admin endpoints are off: the policy sets no server.admin_key");
         } else if (admin_status) {
-            sy_admin_status(c, p);
+            sy_admin_status(c, p, g->router);
         } else {
             sy_admin_rollout(c, p, body, body_len);
         }
@@ -126,8 +129,28 @@ static void route_local(sy_conn *c, const sy_http_req *req, sy_policy *p, const 
     if (models) respond_models(c, p);
 }
 
-void sy_route_request(sy_conn *c, const sy_http_req *req, char *body, size_t body_len)
+/* Ready to take traffic: some endpoint of the stable provider is usable
+ * (healthy, breaker not open). A cooldown after a 429 does not count: it is
+ * short, and every instance would leave the load balancer at once. */
+static int stable_usable(sy_router *r, const sy_policy *p)
 {
+    const sy_policy_provider *prov = &p->providers[p->migration.stable];
+    uint64_t now = sy_now_ns();
+    for (size_t i = 0; i < prov->n_endpoints; i++) {
+        sy_endpoint_state *st = sy_router_endpoint(r, prov, &prov->endpoints[i]);
+        if (!st) return 1; /* not bound yet: nothing known against it */
+        pthread_mutex_lock(&st->mu);
+        int ok = st->healthy &&
+                 (st->breaker.state != SY_BREAKER_OPEN || now >= st->breaker.open_until);
+        pthread_mutex_unlock(&st->mu);
+        if (ok) return 1;
+    }
+    return 0;
+}
+
+void sy_route_request(void *ctx, sy_conn *c, const sy_http_req *req, char *body, size_t body_len)
+{
+    sy_gateway *g = ctx;
     int get = req->method == SY_HTTP_GET || req->method == SY_HTTP_HEAD;
     int post = req->method == SY_HTTP_POST;
 
@@ -148,12 +171,16 @@ void sy_route_request(sy_conn *c, const sy_http_req *req, char *body, size_t bod
     if (path_is(req, "/readyz")) {
         if (!get) return method_not_allowed(c, "GET");
         sy_policy *p = sy_runtime_acquire();
-        int ready = p && p->n_providers > 0 && !sy_server_draining();
-        if (ready)
+        const char *why = sy_server_draining() ? "shutting down"
+                          : !p || p->n_providers == 0 ? "no policy loaded"
+                          : !stable_usable(g->router, p)
+                              ? "no endpoint of the stable provider is usable (breakers open or "
+                                "health checks failing)"
+                              : NULL;
+        if (!why)
             sy_conn_respond(c, 200, "application/json", NULL, "{\"status\":\"ready\"}\n", 19);
         else
-            sy_conn_respond_error(c, 503, "service_unavailable", "not_ready", NULL,
-                                  sy_server_draining() ? "shutting down" : "no policy loaded");
+            sy_conn_respond_error(c, 503, "service_unavailable", "not_ready", NULL, "%s", why);
         if (p) sy_policy_unref(p);
         return;
     }
@@ -189,7 +216,7 @@ void sy_route_request(sy_conn *c, const sy_http_req *req, char *body, size_t bod
         if (sy_proxy_start(c, p, req, body, body_len, op, rid)) return; /* takes the reference */
         p = NULL;
     } else {
-        route_local(c, req, p, rid_hdr, models, admin_status, admin_rollout, op, wait_ms,
+        route_local(g, c, req, p, rid_hdr, models, admin_status, admin_rollout, op, wait_ms,
                     body, body_len);
     }
     if (p) sy_policy_unref(p);

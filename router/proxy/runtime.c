@@ -11,6 +11,7 @@
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_seed.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static sy_policy *current;
@@ -61,6 +62,7 @@ int sy_runtime_init(const char *path)
     atomic_store(&generation, 1);
     atomic_store(&loaded_at, (int64_t)time(NULL));
     set_percent(p->migration.enabled ? p->migration.percent : 0);
+    sy_metrics_seed_policy(p);
     return 0;
 }
 
@@ -89,6 +91,7 @@ int sy_runtime_reload(void)
     }
     if (d.n) sy_diags_print(&d, stderr);
     sy_diags_free(&d);
+    sy_metrics_seed_policy(p); /* still ours alone: no request sees it yet */
     pthread_mutex_lock(&lock);
     sy_policy *old = current;
     current = p;
@@ -123,7 +126,7 @@ int sy_runtime_rollout_action(const char *action, double percent, char *err, siz
         set_percent(0);
         atomic_store(&rollout_state, SY_ROLLOUT_ROLLED_BACK);
         percent_overridden = 1;
-        sy_metrics_inc_rollbacks("manual");
+        sy_metrics_inc_rollbacks("admin"); /* spec.md: success_rate | p95 | admin */
         sy_log_warn("rollout rolled back by the admin API: canary share is now 0%%");
     } else if (!strcmp(action, "pause")) {
         atomic_store(&rollout_state, SY_ROLLOUT_PAUSED);

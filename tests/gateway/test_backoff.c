@@ -74,8 +74,12 @@ Test(retry_after, honoured_and_capped)
     sy_retry_conf rc = conf(SY_JITTER_NONE);
     cr_assert_eq(sy_retry_delay_ms(&rc, 1, 3000), 3000);  /* longer than backoff: wait it */
     cr_assert_eq(sy_retry_delay_ms(&rc, 1, 100), 500);    /* shorter: backoff wins */
-    cr_assert_eq(sy_retry_delay_ms(&rc, 1, 600000), 60000); /* capped at retry_after.max */
+    /* Beyond retry_after.max: no wait at all (the executor moves to the next route). */
+    cr_assert_eq(sy_retry_delay_ms(&rc, 1, 600000), SY_RETRY_NO_WAIT);
+    cr_assert_eq(sy_retry_delay_ms(&rc, 1, 60001), SY_RETRY_NO_WAIT);
+    cr_assert_eq(sy_retry_delay_ms(&rc, 1, 60000), 60000); /* at the cap: still waited */
     cr_assert_eq(sy_retry_delay_ms(&rc, 1, -1), 500);
     rc.retry_after_honor = 0;
     cr_assert_eq(sy_retry_delay_ms(&rc, 1, 3000), 500);
+    cr_assert_eq(sy_retry_delay_ms(&rc, 1, 600000), 500); /* not honoured: the cap plays no part */
 }

@@ -46,9 +46,95 @@ Test(json_scan, absent_and_other_types)
 
 Test(json_scan, first_duplicate_wins)
 {
+    /* The lenient scan (plugins reading answers): the first key wins, as with cJSON. */
     sy_json_field f[1] = {{.name = "model"}};
     cr_assert_eq(scan("{\"model\":\"a\",\"model\":\"b\"}", f, 1), 0);
     cr_assert_eq(f[0].val[0], 'a');
+    cr_assert_eq(scan("{\"model\\u0000\":\"x\",\"model\":\"b\"}", f, 1), 0);
+    cr_assert_eq(f[0].val[0], 'b');
+}
+
+Test(json_scan, escaped_keys_are_read_decoded)
+{
+    /* "m\u006fdel" is "model" to every parser: it counts. */
+    sy_json_field f[2] = {{.name = "model"}, {.name = "user"}};
+    cr_assert_eq(scan("{\"m\\u006fdel\":\"gpt-4.1\",\"\\u0075ser\":\"u\"}", f, 2), 0);
+    cr_assert_eq(f[0].type, SY_JSON_STRING);
+    cr_assert_eq(f[0].len, 7);
+    cr_assert_eq(f[1].type, SY_JSON_STRING);
+    /* Not a match: a longer key, a shorter one, a different character. */
+    cr_assert_eq(scan("{\"model\\u0041\":1,\"mode\\u006c\\u006c\":1,\"\\u006dodeX\":1}", f, 2), 0);
+    cr_assert_eq(f[0].type, SY_JSON_ABSENT);
+}
+
+/* The strict scan of a request body. */
+static int scan_req(const char *body, sy_json_field *f, size_t nf, size_t *which, const char **why)
+{
+    *why = NULL;
+    int rc = sy_json_scan_request(body, strlen(body), f, nf, why, which);
+    if (rc != 0) cr_assert_not_null(*why);
+    return rc;
+}
+
+Test(json_scan, request_refuses_duplicate_routing_keys)
+{
+    static const struct {
+        const char *body;
+        size_t which;
+        const char *why;
+    } cases[] = {
+        {"{\"model\":\"gpt-4o-mini\",\"model\":\"gpt-4.1\"}", 0, "more than once"},
+        {"{\"model\":\"a\",\"stream\":false,\"stream\":true}", 1, "more than once"},
+        {"{\"model\":\"a\",\"user\":\"u1\",\"messages\":[],\"user\":\"u2\"}", 2, "more than once"},
+        {"{\"model\":\"a\",\"m\\u006fdel\":\"b\"}", 0, "more than once"}, /* escaped, same key */
+        {"{\"model\":\"a\",\"stream\":true,\"model\":\"a\"}", 0, "more than once"}, /* same value */
+        /* Keys a C parser cuts at the NUL and reads as a routing key. */
+        {"{\"model\\u0000\":\"x\",\"model\":\"a\"}", 0, "NUL"},
+        {"{\"model\":\"a\",\"user\\u0000x\":\"b\"}", 2, "NUL"},
+        {"{\"model\\u0000\":\"\\u0000\"}", 0, "NUL"}, /* the fuzzer's find */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sy_json_field f[3] = {{.name = "model"}, {.name = "stream"}, {.name = "user"}};
+        size_t which = 99;
+        const char *why;
+        cr_assert_eq(scan_req(cases[i].body, f, 3, &which, &why), -2, "accepted: %s", cases[i].body);
+        cr_assert_eq(which, cases[i].which, "%s: which %zu", cases[i].body, which);
+        cr_assert(strstr(why, cases[i].why), "%s: %s", cases[i].body, why);
+        /* The lenient scan takes the same body. */
+        cr_assert_eq(scan(cases[i].body, f, 3), 0, "%s", cases[i].body);
+    }
+}
+
+Test(json_scan, request_accepts_what_is_not_ambiguous)
+{
+    static const char *const ok[] = {
+        "{\"model\":\"a\",\"stream\":true,\"user\":\"u\"}",
+        /* Duplicates the router does not read, and nested ones, are the upstream's business. */
+        "{\"model\":\"a\",\"temperature\":1,\"temperature\":0}",
+        "{\"model\":\"a\",\"messages\":[{\"model\":\"b\",\"model\":\"c\"}],\"metadata\":{\"user\":1,\"user\":2}}",
+        /* A NUL elsewhere in a key cuts it to something routing does not read. */
+        "{\"model\":\"a\",\"mo\\u0000del\":\"b\",\"\\u0000model\":\"c\",\"x\\u0000\":1}",
+        /* Keys that only look alike. */
+        "{\"model\":\"a\",\"Model\":\"b\",\"model \":\"c\",\"models\":[]}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        sy_json_field f[3] = {{.name = "model"}, {.name = "stream"}, {.name = "user"}};
+        size_t which = 99;
+        const char *why;
+        cr_assert_eq(scan_req(ok[i], f, 3, &which, &why), 0, "refused: %s (%s)", ok[i], why);
+        cr_assert_eq(f[0].type, SY_JSON_STRING);
+        cr_assert_eq(f[0].val[0], 'a', "%s", ok[i]);
+    }
+}
+
+Test(json_scan, request_reports_bad_json_before_ambiguity)
+{
+    sy_json_field f[1] = {{.name = "model"}};
+    size_t which = 99;
+    const char *why;
+    cr_assert_eq(scan_req("{\"model\":\"a\",\"model\":\"b\",}", f, 1, &which, &why), -1);
+    cr_assert_eq(which, 1);
+    cr_assert(strstr(why, "trailing comma"), "%s", why);
 }
 
 Test(json_scan, refuses_what_is_not_strict_json)

@@ -105,3 +105,87 @@ Test(sse, callback_can_stop_and_keeps_the_rest)
     cr_assert_eq(sy_sse_pending(&s), strlen(STREAM) - strlen("data: {\"a\":1}\n\n"));
     sy_sse_free(&s);
 }
+
+/* The SSE spec allows "\r" alone as a line end: events separated by "\r\r". */
+static const char *CR_STREAM = "data: {\"a\":1}\r\r"
+                               ": comment\r\r"
+                               "data: line1\rdata: line2\r\r"
+                               "data: [DONE]\r\r";
+
+Test(sse, bare_cr_line_ends)
+{
+    sy_sse_splitter s;
+    collected c = {0};
+    sy_sse_init(&s, 1024);
+    cr_assert_eq(sy_sse_feed(&s, CR_STREAM, strlen(CR_STREAM), collect, &c), 0);
+    cr_assert_eq(c.n, 4);
+    cr_assert_str_eq(c.data[0], "{\"a\":1}");
+    cr_assert_str_eq(c.data[1], "<none>");
+    cr_assert_str_eq(c.data[2], "line1\nline2");
+    cr_assert_str_eq(c.data[3], "[DONE]");
+    cr_assert_eq(c.raw_len, strlen(CR_STREAM));
+    cr_assert_eq(sy_sse_pending(&s), 0, "a final \\r\\r must end the last event at once");
+    sy_sse_free(&s);
+}
+
+/* Every line-end style, mixed, cut at every pair of points: the same events,
+ * and the raw bytes handed out are exactly the bytes fed. */
+Test(sse, mixed_line_ends_at_every_split_point)
+{
+    static const char *MIXED = "data: a\r\n\r\n"
+                               "data: b\r\r"
+                               "data: c\n\r\n"
+                               "data: d1\r\ndata: d2\n\n"
+                               "data: e\r\n\r"
+                               "data: [DONE]\r\r";
+    size_t n = strlen(MIXED);
+    for (size_t cut1 = 0; cut1 <= n; cut1++) {
+        for (size_t cut2 = cut1; cut2 <= n; cut2++) {
+            sy_sse_splitter s;
+            collected c = {0};
+            sy_sse_init(&s, 1024);
+            cr_assert_eq(sy_sse_feed(&s, MIXED, cut1, collect, &c), 0);
+            cr_assert_eq(sy_sse_feed(&s, MIXED + cut1, cut2 - cut1, collect, &c), 0);
+            cr_assert_eq(sy_sse_feed(&s, MIXED + cut2, n - cut2, collect, &c), 0);
+            cr_assert_eq(c.n, 6, "cuts %zu/%zu gave %d events", cut1, cut2, c.n);
+            cr_assert_str_eq(c.data[0], "a");
+            cr_assert_str_eq(c.data[1], "b");
+            cr_assert_str_eq(c.data[2], "c");
+            cr_assert_str_eq(c.data[3], "d1\nd2");
+            cr_assert_str_eq(c.data[4], "e");
+            cr_assert_str_eq(c.data[5], "[DONE]", "cuts %zu/%zu", cut1, cut2);
+            cr_assert_eq(c.raw_len, n);
+            cr_assert(memcmp(c.raw, MIXED, n) == 0);
+            cr_assert_eq(sy_sse_pending(&s), 0);
+            sy_sse_free(&s);
+        }
+    }
+}
+
+/* A "\r" at the end of one read and "\n" at the start of the next are one
+ * line end: no stray empty event in between. */
+Test(sse, crlf_split_across_reads_is_one_line_end)
+{
+    sy_sse_splitter s;
+    collected c = {0};
+    sy_sse_init(&s, 1024);
+    cr_assert_eq(sy_sse_feed(&s, "data: x\r\n\r", 10, collect, &c), 0);
+    cr_assert_eq(c.n, 1);
+    cr_assert_eq(sy_sse_feed(&s, "\ndata: y\n\n", 10, collect, &c), 0);
+    cr_assert_eq(c.n, 2);
+    cr_assert_str_eq(c.data[1], "y");
+    sy_sse_free(&s);
+}
+
+Test(sse, callback_stop_then_cr_events_continue)
+{
+    sy_sse_splitter s;
+    collected c = {.stop_after = 1};
+    sy_sse_init(&s, 1024);
+    cr_assert_eq(sy_sse_feed(&s, CR_STREAM, strlen(CR_STREAM), collect, &c), 7);
+    c.stop_after = 0;
+    cr_assert_eq(sy_sse_feed(&s, "", 0, collect, &c), 0);
+    cr_assert_eq(c.n, 4);
+    cr_assert_str_eq(c.data[3], "[DONE]");
+    sy_sse_free(&s);
+}

@@ -232,6 +232,31 @@ migration:
 """
 
 
+def test_latency_balance():
+    """balance: latency: explain orders equal-priority endpoints by the figures given
+    with --latency, and prints the figures it used."""
+    import tempfile
+    text = ("version: 1\nproviders:\n  p:\n    plugin: mock\n    balance: latency\n"
+            "    endpoints:\n      - {name: a, priority: 1}\n      - {name: b, priority: 1}\n"
+            "      - {name: c, priority: 2}\nmigration: {stable: p}\n")
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(text)
+    try:
+        o = explain_json(f.name, "--model", "m", "--latency", "p/a=300", "--latency", "p/b=40",
+                         "--latency", "p/c=1")
+        order = [(s["endpoint"], s.get("latency_ms")) for s in o["plan"]]
+        check(order == [("b", 40), ("a", 300), ("c", 1)], f"latency order: {order}")
+        o = explain_json(f.name, "--model", "m")
+        order = [(s["endpoint"], s.get("latency_ms")) for s in o["plan"]]
+        check(order == [("a", None), ("b", None), ("c", None)], f"no figures: {order}")
+        p = run(f.name, "--model", "m", "--latency", "p/b=40")
+        check(p.returncode == 0 and "(latency 40 ms)" in p.stdout, f"human output: {p.stdout}")
+        p = run(f.name, "--model", "m", "--latency", "nonsense")
+        check(p.returncode == 2 and "PROVIDER/ENDPOINT=MS" in p.stderr, f"bad --latency: {p.stderr}")
+    finally:
+        os.unlink(f.name)
+
+
 def test_url_secrets():
     # A base URL built from the environment is printed as written; user-info
     # is masked. run() fails the test if any secret's value shows up.
@@ -261,6 +286,7 @@ def main():
     test_sources()
     test_human(users, outs)
     test_errors()
+    test_latency_balance()
     return report()
 
 

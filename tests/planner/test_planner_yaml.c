@@ -186,3 +186,52 @@ Test(planner_yaml, share_on_a_loaded_policy)
     cr_expect(canary >= 1800 && canary <= 2200, "canary %d of 20000 at 10%%", canary);
     sy_policy_unref(p);
 }
+
+/* balance: latency: the endpoints of each priority ordered by the snapshot. */
+static double fake_latency(void *ctx, const sy_policy_provider *prov, const sy_policy_endpoint *ep)
+{
+    (void)ctx;
+    (void)prov;
+    if (!strcmp(ep->name, "a")) return 300;
+    if (!strcmp(ep->name, "b")) return 40;
+    if (!strcmp(ep->name, "c")) return -1; /* no sample yet: tried first */
+    return 5;                              /* d: fastest, but a worse priority */
+}
+
+Test(planner_yaml, latency_balance_orders_within_a_priority)
+{
+    static const char text[] =
+        "version: 1\n"
+        "providers:\n"
+        "  p:\n"
+        "    plugin: openai\n"
+        "    balance: latency\n"
+        "    endpoints:\n"
+        "      - {name: a, base_url: https://a.example/v1, priority: 1}\n"
+        "      - {name: b, base_url: https://b.example/v1, priority: 1}\n"
+        "      - {name: c, base_url: https://c.example/v1, priority: 1}\n"
+        "      - {name: d, base_url: https://d.example/v1, priority: 2}\n"
+        "migration: {stable: p}\n";
+    sy_diags d;
+    sy_diags_init(&d);
+    sy_policy *p = sy_policy_load_buffer("t.yaml", text, strlen(text), SY_LOAD_VALIDATE, NULL, &d);
+    if (!p) sy_diags_print(&d, stderr);
+    sy_diags_free(&d);
+    cr_assert_not_null(p);
+    sy_route_input in = {.model = "m", .latency_ms = fake_latency};
+    sy_plan plan;
+    sy_plan_build(p, &in, &plan);
+    cr_assert_eq(plan.n_steps, 4);
+    STEP(plan, 0, "p", "c", "m", 0);
+    STEP(plan, 1, "p", "b", "m", 0);
+    STEP(plan, 2, "p", "a", "m", 0);
+    STEP(plan, 3, "p", "d", "m", 0);
+    cr_expect_float_eq(plan.steps[1].latency_ms, 40, 1e-9);
+    /* Without a snapshot: priority order as written. */
+    in.latency_ms = NULL;
+    sy_plan_build(p, &in, &plan);
+    STEP(plan, 0, "p", "a", "m", 0);
+    STEP(plan, 3, "p", "d", "m", 0);
+    cr_expect_float_eq(plan.steps[0].latency_ms, -1, 1e-9);
+    sy_policy_unref(p);
+}

@@ -77,6 +77,9 @@ def test_plugins_lists_broken_files_with_their_error():
     check('plugins --path fixtures: exit 0 (one plugin loaded)', rc == 0, d)
     check('plugins --path overrides SWITCHYARD_PLUGIN_PATH', 'openai' not in out, d)
     check('plugins --path: lists good', f'good 0.0.1 (plugin ABI {ABI})' in out, d)
+    for name, abi in (('abi10', '1.0'), ('abi11', '1.1')):
+        check(f'plugins --path: lists {name}, built for ABI {abi}',
+              f'{name} 0.0.1 (plugin ABI {abi})' in out, d)
     check('plugins --path: has a not loaded section', '\nnot loaded:\n' in out, d)
     for f, why in [('sy_abi2.so', f'built for plugin ABI 2.x, this switchyard speaks {ABI}'),
                    ('sy_newminor.so', f"newer than this switchyard's {ABI}"),
@@ -161,6 +164,9 @@ def test_validate_reports_each_loader_error_at_the_plugin_line():
 def test_validate_accepts_a_good_plugin():
     path, rc, out = validate('good', {'SWITCHYARD_PLUGIN_PATH': FIXTURES})
     check('validate with plugin good: exit 0', rc == 0, out)
+    for name in ('abi10', 'abi11'):
+        path, rc, out = validate(name, {'SWITCHYARD_PLUGIN_PATH': FIXTURES})
+        check(f'validate with plugin {name} (built for an older ABI minor): exit 0', rc == 0, out)
 
 
 def test_validate_uses_plugins_path_from_the_policy():

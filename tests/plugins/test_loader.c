@@ -210,16 +210,19 @@ Test(loader, load_all_loads_the_good_and_reports_each_broken_file)
 {
     seen s = {0};
     size_t n = sy_plugin_load_all(&reg, collect, &s);
-    cr_assert_eq(n, 1, "loaded %zu", n);
-    cr_assert_eq(reg.n_loaded, 1);
-    cr_assert_str_eq(reg.loaded[0].name, "good");
-    /* Every fixture but good, plus the text file. */
+    /* good, and the good plugins built for ABI 1.0 and 1.1 (loaded in file order) */
+    cr_assert_eq(n, 3, "loaded %zu", n);
+    cr_assert_eq(reg.n_loaded, 3);
+    cr_assert_str_eq(reg.loaded[0].name, "abi10");
+    cr_assert_str_eq(reg.loaded[1].name, "abi11");
+    cr_assert_str_eq(reg.loaded[2].name, "good");
+    /* Every broken fixture, plus the text file. */
     cr_assert_eq(s.n, 15, "%d reports:\n%s", s.n, s.all);
     assert_has(s.all, "sy_abi2.so: built for plugin ABI 2.x");
     assert_has(s.all, "sy_text.so: not a shared object");
-    /* A second pass finds the same plugin, already loaded. */
-    cr_assert_eq(sy_plugin_load_all(&reg, NULL, NULL), 1);
-    cr_assert_eq(reg.n_loaded, 1);
+    /* A second pass finds the same plugins, already loaded. */
+    cr_assert_eq(sy_plugin_load_all(&reg, NULL, NULL), 3);
+    cr_assert_eq(reg.n_loaded, 3);
 }
 
 /* ---------------------------------------------------------- search dirs */
@@ -270,6 +273,27 @@ Test(search, default_is_the_build_tree_when_run_from_it)
     sy_plugin_registry_free(&reg);
 }
 
+/* ------------------------------------------------- older ABI minors */
+
+/* Plugins built against the 1.0 and 1.1 headers: their descriptors end before
+ * health_request (1.2). They load, and the host never reads the field (the
+ * symbol ends there: an ASan build would catch a read past it). */
+Test(loader, plugins_built_for_older_minors_still_load)
+{
+    static const struct {
+        const char *name;
+        uint32_t minor;
+    } old[] = {{"abi10", 0}, {"abi11", 1}};
+    for (size_t i = 0; i < 2; i++) {
+        const sy_plugin *p = sy_plugin_load(&reg, old[i].name, err, sizeof err);
+        cr_assert_not_null(p, "%s: %s", old[i].name, err);
+        cr_assert_eq(p->abi_minor, old[i].minor);
+        cr_assert_eq(p->size, offsetof(sy_plugin, health_request));
+        cr_assert_null(sy_plugin_health_request(p), "%s has no health_request", old[i].name);
+        cr_assert_not_null(p->build_request);
+    }
+}
+
 /* ------------------------------------------------- descriptor checks */
 
 static int dummy_create(const sy_host_api *h, const sy_config_value *c, void **i, char *e,
@@ -291,6 +315,45 @@ static sy_plugin local_only(const sy_config_key *keys)
     return (sy_plugin){SY_PLUGIN_HEADER, .name = "t", .version = "1", .config_keys = keys,
                        .create = dummy_create, .destroy = dummy_destroy,
                        .local_reply = dummy_local};
+}
+
+static int dummy_health(void *i, const sy_endpoint *ep, const char *path, sy_http_request *o,
+                        char *e, size_t el)
+{
+    (void)i, (void)ep, (void)path, (void)o, (void)e, (void)el;
+    return 0;
+}
+
+Test(check, descriptor_size_per_minor)
+{
+    /* 1.2 needs the whole descriptor; 1.0 and 1.1 end before health_request. */
+    sy_plugin p = local_only(NULL);
+    p.size = (uint32_t)offsetof(sy_plugin, health_request);
+    cr_assert_neq(sy_plugin_check(&p, err, sizeof err), 0);
+    assert_has(err, "plugin ABI 1.2 needs");
+    for (uint32_t minor = 0; minor < 2; minor++) {
+        p.abi_minor = minor;
+        cr_assert_eq(sy_plugin_check(&p, err, sizeof err), 0, "1.%u: %s", minor, err);
+        p.size = (uint32_t)offsetof(sy_plugin, health_request) - 1;
+        cr_assert_neq(sy_plugin_check(&p, err, sizeof err), 0, "1.%u too small", minor);
+        p.size = (uint32_t)offsetof(sy_plugin, health_request);
+    }
+}
+
+Test(check, health_request_is_read_only_when_the_descriptor_has_it)
+{
+    sy_plugin p = local_only(NULL);
+    cr_assert_null(sy_plugin_health_request(&p), "none given");
+    p.health_request = dummy_health;
+    cr_assert_eq(sy_plugin_health_request(&p), dummy_health);
+    /* The field is set in memory, but the descriptor says it ends before it
+     * (or is of an older minor): the host must not use it. */
+    p.size = (uint32_t)offsetof(sy_plugin, health_request);
+    cr_assert_null(sy_plugin_health_request(&p));
+    p.size = (uint32_t)sizeof(sy_plugin);
+    p.abi_minor = 1;
+    cr_assert_null(sy_plugin_health_request(&p));
+    cr_assert_null(sy_plugin_health_request(NULL));
 }
 
 Test(check, local_reply_plugin_needs_no_build_request)

@@ -102,6 +102,10 @@ Test(mock, declares_its_keys)
     cr_assert_null(mock->endpoint_keys[2].name);
     cr_assert_not_null(mock->local_reply);
     cr_assert_null(mock->build_request);
+    /* It answers locally, so it has no upstream to probe: the host does not
+     * health-check its endpoints (they count as healthy). */
+    cr_assert_eq(mock->abi_minor, 2);
+    cr_assert_null(sy_plugin_health_request(mock));
 }
 
 Test(mock, chat_completion_is_openai_shaped)

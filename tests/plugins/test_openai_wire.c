@@ -132,6 +132,54 @@ Test(wire, organization_and_project_headers)
     sy_openai_wire_fini(&w2);
 }
 
+/* ---------------------------------------------------------- health checks */
+
+Test(wire, health_request_is_a_get_of_base_url_plus_path_with_the_key)
+{
+    sy_openai_wire w2;
+    sy_openai_wire_conf c = {.api_key = KEY, .organization = "org-1"};
+    cr_assert_eq(sy_openai_wire_init(&w2, fake_host(), "openai", &c, err, sizeof err), 0);
+    sy_endpoint e = {.name = "e1", .base_url = "http://127.0.0.1:9999/r1/v1/"};
+    sy_http_request out;
+    memset(&out, 0xAB, sizeof out);
+    cr_assert_eq(sy_openai_wire_health_request(&w2, &e, "/models", &out, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_str_eq(out.url, "http://127.0.0.1:9999/r1/v1/models");
+    cr_assert_eq(out.n_headers, 2, "the key and the organization, no Content-Type");
+    cr_assert_str_eq(out.headers[0], "Authorization: Bearer " KEY);
+    cr_assert_str_eq(out.headers[1], "OpenAI-Organization: org-1");
+    cr_assert_null(out.body, "a probe has no body: it never costs tokens");
+    cr_assert_eq(out.body_len, 0);
+    cr_assert_null(out.body_owned);
+    sy_openai_wire_fini(&w2);
+}
+
+Test(wire, health_request_refuses_bad_paths_and_base_urls)
+{
+    sy_http_request out;
+    sy_endpoint e = {.name = "e1", .base_url = "https://api.example.com/v1"};
+    cr_assert_neq(sy_openai_wire_health_request(&w, &e, "models", &out, err, sizeof err), 0);
+    assert_has(err, "must start with '/'");
+    cr_assert_neq(sy_openai_wire_health_request(&w, &e, "/a b", &out, err, sizeof err), 0);
+    cr_assert_neq(sy_openai_wire_health_request(&w, &e, "/a\r\nX: y", &out, err, sizeof err), 0);
+    cr_assert_neq(sy_openai_wire_health_request(&w, &e, NULL, &out, err, sizeof err), 0);
+    e.base_url = "";
+    cr_assert_neq(sy_openai_wire_health_request(&w, &e, "/models", &out, err, sizeof err), 0);
+    assert_has(err, "endpoint 'e1' has no base_url");
+}
+
+Test(wire, health_request_without_a_key_has_no_headers)
+{
+    sy_openai_wire w2;
+    sy_openai_wire_conf c = {0};
+    cr_assert_eq(sy_openai_wire_init(&w2, fake_host(), "mock", &c, err, sizeof err), 0);
+    sy_http_request out;
+    cr_assert_eq(sy_openai_wire_health_request(&w2, &ep, "/models", &out, err, sizeof err), 0);
+    cr_assert_str_eq(out.url, "https://api.example.com/v1/models");
+    cr_assert_eq(out.n_headers, 0);
+    sy_openai_wire_fini(&w2);
+}
+
 Test(wire, init_refuses_header_injection_without_quoting_the_key)
 {
     sy_openai_wire w2;
@@ -239,13 +287,37 @@ Test(wire, include_usage_only_when_asked)
                                "\"stream\":true}");
     fake_host()->free(out.body_owned);
 
-    /* The client's own stream_options are left alone, zero copy. */
-    r = chat("{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":false}}", "m",
+    /* A client that asked for usage itself: unchanged, zero copy. */
+    r = chat("{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true}}", "m",
              "m");
     r.stream = 1;
     cr_assert_eq(sy_openai_wire_build_request(&wu, &ep, &r, &out, err, sizeof err), 0);
     cr_assert_eq(out.body, r.body);
     cr_assert_null(out.body_owned);
+
+    /* Its own stream_options without usage: include_usage set, the rest kept. */
+    static const struct {
+        const char *in, *out;
+    } so[] = {
+        {"{\"include_usage\":false}", "{\"include_usage\":true}"},
+        {"{ \"include_usage\" : null , \"x\":1}", "{ \"include_usage\" : true , \"x\":1}"},
+        {"{}", "{\"include_usage\":true}"},
+        {"{ }", "{\"include_usage\":true }"},
+        {"{\"x\":{\"include_usage\":false}}", "{\"include_usage\":true,\"x\":{\"include_usage\":false}}"},
+        {"null", "{\"include_usage\":true}"},
+        {"7", "{\"include_usage\":true}"},
+    };
+    for (size_t i = 0; i < sizeof so / sizeof *so; i++) {
+        char in[256], want[256];
+        snprintf(in, sizeof in, "{\"model\":\"m\",\"stream\":true,\"stream_options\":%s}", so[i].in);
+        snprintf(want, sizeof want, "{\"model\":\"m\",\"stream\":true,\"stream_options\":%s}",
+                 so[i].out);
+        r = chat(in, "m", "m");
+        r.stream = 1;
+        cr_assert_eq(sy_openai_wire_build_request(&wu, &ep, &r, &out, err, sizeof err), 0, "%s", err);
+        cr_assert_str_eq(out.body, want);
+        fake_host()->free(out.body_owned);
+    }
 
     /* Not a stream, or embeddings: unchanged. */
     r = chat("{\"model\":\"m\"}", "m", "m");
@@ -257,7 +329,7 @@ Test(wire, include_usage_only_when_asked)
     cr_assert_eq(out.body, r.body);
     sy_openai_wire_fini(&wu);
 
-    /* Option off (the default): a stream passes unchanged. */
+    /* Option off (the wire's default; the plugins turn it on): a stream passes unchanged. */
     r = chat("{\"model\":\"m\",\"stream\":true}", "m", "m");
     r.stream = 1;
     cr_assert_eq(sy_openai_wire_build_request(&w, &ep, &r, &out, err, sizeof err), 0);
@@ -432,6 +504,65 @@ static sy_stream_result event(const char *data)
     return res;
 }
 
+/* With include_usage on, the usage chunk (empty choices) goes to the client
+ * only when the client's own body asked for it; its usage counts either way. */
+Test(wire, usage_chunk_dropped_unless_the_client_asked)
+{
+    static const char usage_chunk[] =
+        "{\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4}}";
+    static const struct {
+        const char *body;
+        int drop;
+    } cases[] = {
+        {"{\"model\":\"m\",\"stream\":true}", 1},
+        {"{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":false}}", 1},
+        {"{\"model\":\"m\",\"stream\":true,\"stream_options\":null}", 1},
+        {"{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"x\":1}}", 1},
+        {"{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true}}", 0},
+        {"{\"stream_options\" : { \"x\":[1], \"include_usage\" : true },\"model\":\"m\"}", 0},
+    };
+    /* The host's scanner (ABI 1.1), and a host without it (whole-body parse). */
+    const sy_host_api *hosts[] = {fake_host(), fake_host_v10()};
+    for (size_t h = 0; h < 2; h++) {
+        sy_openai_wire wu;
+        sy_openai_wire_conf c = {.api_key = KEY, .include_usage = 1};
+        cr_assert_eq(sy_openai_wire_init(&wu, hosts[h], "openai", &c, err, sizeof err), 0);
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            sy_request r = chat(cases[i].body, "m", "m");
+            r.stream = 1;
+            sy_stream_result res;
+            memset(&res, 0x5A, sizeof res);
+            cr_assert_eq(sy_openai_wire_stream_event(&wu, &r, usage_chunk, strlen(usage_chunk),
+                                                     &res), 0);
+            cr_assert_eq(res.drop, cases[i].drop, "host %zu: %s", h, cases[i].body);
+            cr_assert_eq(res.usage.input_tokens, 9);
+            cr_assert_eq(res.usage.output_tokens, 4);
+            cr_assert_null(res.data);
+
+            /* Content chunks, usage riding on a content chunk, errors, [DONE]: never dropped. */
+            const char *kept[] = {
+                "{\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}",
+                "{\"choices\":[{\"delta\":{}}],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4}}",
+                "{\"choices\":[],\"error\":{\"message\":\"x\"},\"usage\":{\"prompt_tokens\":1}}",
+                "[DONE]",
+            };
+            for (size_t k = 0; k < sizeof kept / sizeof *kept; k++) {
+                memset(&res, 0x5A, sizeof res);
+                cr_assert_eq(sy_openai_wire_stream_event(&wu, &r, kept[k], strlen(kept[k]), &res), 0);
+                cr_assert_eq(res.drop, 0, "%s", kept[k]);
+            }
+        }
+        sy_openai_wire_fini(&wu);
+    }
+    /* include_usage off: the router did not ask, so it strips nothing. */
+    sy_request r = chat("{\"model\":\"m\",\"stream\":true}", "m", "m");
+    r.stream = 1;
+    sy_stream_result res;
+    memset(&res, 0x5A, sizeof res);
+    cr_assert_eq(sy_openai_wire_stream_event(&w, &r, usage_chunk, strlen(usage_chunk), &res), 0);
+    cr_assert_eq(res.drop, 0);
+}
+
 Test(wire, stream_events)
 {
     sy_stream_result s = event("[DONE]");
@@ -492,11 +623,42 @@ static cJSON *random_string(void)
 static cJSON *random_object(int depth, int top)
 {
     static const char *const keys[] = {"model", "messages", "stream_options", "x", "m\"odel",
-                                       "", "temperature", "mod"};
+                                       "", "temperature", "mod", "include_usage"};
     cJSON *o = cJSON_CreateObject();
     for (unsigned i = 0, n = rnd(top ? 6 : 4); i < n; i++)
-        cJSON_AddItemToObject(o, keys[rnd(8)], random_value(depth + 1));
+        cJSON_AddItemToObject(o, keys[rnd(9)], random_value(depth + 1));
     return o;
+}
+
+/* What a client's stream_options becomes on a stream: an object with every
+ * include_usage true (added first when it had none); anything else
+ * {"include_usage": true}. Returns the item now in so's place. */
+static cJSON *want_usage(cJSON *parent, cJSON *so)
+{
+    if (!cJSON_IsObject(so)) {
+        cJSON *n = cJSON_CreateObject();
+        cJSON_AddTrueToObject(n, "include_usage");
+        n->string = strdup("stream_options");
+        cJSON_ReplaceItemViaPointer(parent, so, n);
+        return n;
+    }
+    int found = 0;
+    for (cJSON *c = so->child; c; c = c->next) {
+        if (strcmp(c->string, "include_usage")) continue;
+        found = 1;
+        if (!cJSON_IsTrue(c)) {
+            cJSON *t = cJSON_CreateTrue();
+            t->string = strdup("include_usage");
+            cJSON_ReplaceItemViaPointer(so, c, t);
+            c = t;
+        }
+    }
+    if (!found) {
+        cJSON *t = cJSON_CreateTrue();
+        t->string = strdup("include_usage");
+        cJSON_InsertItemInArray(so, 0, t);
+    }
+    return so;
 }
 
 static cJSON *random_value(int depth)
@@ -533,7 +695,7 @@ Test(wire, rewritten_bodies_equal_the_original_with_the_new_model)
 
         /* Expected: every top-level "model" replaced, else one added first;
          * for streams stream_options added (after an added model) when there
-         * was none. */
+         * was none, and made to ask for usage when there was. */
         cJSON *want = cJSON_Duplicate(orig, 1);
         int had_model = 0, had_so = 0;
         for (cJSON *it = want->child; it; it = it->next) {
@@ -545,6 +707,7 @@ Test(wire, rewritten_bodies_equal_the_original_with_the_new_model)
                 had_model = 1;
             } else if (!strcmp(it->string, "stream_options")) {
                 had_so = 1;
+                if (r.stream) it = want_usage(want, it);
             }
         }
         if (r.stream && !had_so) {

@@ -81,7 +81,7 @@ Test(openai, declares_its_keys)
     cr_assert_eq(key(p->config_keys, "project")->type, SY_CFG_STRING);
     k = key(p->config_keys, "include_usage_in_streams");
     cr_assert_eq(k->type, SY_CFG_BOOL);
-    cr_assert_str_eq(k->default_value, "false");
+    cr_assert_str_eq(k->default_value, "true");
     cr_assert_eq(count_keys(p->endpoint_keys), 0);
     cr_assert_not_null(p->build_request);
     cr_assert_not_null(p->parse_response);
@@ -145,6 +145,74 @@ Test(openai, builds_and_classifies_through_the_descriptor)
     sy_stream_result sr;
     cr_assert_eq(p->stream_event(inst, &req, "[DONE]", 6, &sr), 0);
     cr_assert_eq(sr.done, 1);
+    p->destroy(inst);
+}
+
+/* Both OpenAI-wire plugins ask every stream for its usage by default (so
+ * streamed tokens are priced), and drop the usage chunk a client did not ask
+ * for; include_usage_in_streams: false turns both off. */
+Test(openai, streams_ask_for_usage_by_default)
+{
+    const char *names[] = {"openai", "holysheep"};
+    const char *body = "{\"model\":\"gpt-4o\",\"stream\":true}";
+    const char *chunk = "{\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}";
+    sy_endpoint ep = {.provider = "p", .name = "e", .base_url = "https://h/v1"};
+    for (int i = 0; i < 2; i++) {
+        const sy_plugin *p = load(names[i]);
+        for (int off = 0; off < 2; off++) {
+            void *inst = create(p, off ? (const char *const[]){"api_key", "sk-x",
+                                                               "include_usage_in_streams", "false",
+                                                               NULL}
+                                       : (const char *const[]){"api_key", "sk-x", NULL});
+            sy_request req = {.op = SY_OP_CHAT, .model = "gpt-4o", .client_model = "gpt-4o",
+                              .body = body, .body_len = strlen(body), .stream = 1};
+            sy_http_request out = {0};
+            cr_assert_eq(p->build_request(inst, &ep, &req, &out, err, sizeof err), 0, "%s", err);
+            if (off) {
+                cr_assert_str_eq(out.body, body);
+            } else {
+                cr_assert_str_eq(out.body, "{\"stream_options\":{\"include_usage\":true},"
+                                           "\"model\":\"gpt-4o\",\"stream\":true}", "%s", names[i]);
+                fake_host()->free(out.body_owned);
+            }
+            sy_stream_result sr;
+            memset(&sr, 0, sizeof sr);
+            cr_assert_eq(p->stream_event(inst, &req, chunk, strlen(chunk), &sr), 0);
+            cr_assert_eq(sr.drop, !off, "%s off=%d", names[i], off);
+            cr_assert_eq(sr.usage.input_tokens, 3);
+            p->destroy(inst);
+        }
+    }
+}
+
+/* The active health check through the descriptor (ABI 1.2): a GET of
+ * base_url + path that carries the provider's key and no body. */
+static void expect_probe(const sy_plugin *p, void *inst, const sy_endpoint *ep, const char *url,
+                         const char *auth)
+{
+    sy_plugin_health_fn hr = sy_plugin_health_request(p);
+    cr_assert_not_null(hr, "%s has health_request", p->name);
+    sy_http_request out;
+    memset(&out, 0xAB, sizeof out);
+    cr_assert_eq(hr(inst, ep, "/models", &out, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(out.url, url);
+    cr_assert_geq(out.n_headers, 1);
+    cr_assert_str_eq(out.headers[0], auth);
+    for (unsigned i = 0; i < out.n_headers; i++)
+        cr_assert_null(strstr(out.headers[i], "Content-Type"), "%s", out.headers[i]);
+    cr_assert_null(out.body);
+    cr_assert_null(out.body_owned);
+}
+
+Test(openai, health_request_carries_the_key)
+{
+    const sy_plugin *p = load("openai");
+    cr_assert_eq(p->abi_minor, 2);
+    void *inst = create(p, (const char *const[]){"api_key", "sk-live-key", NULL});
+    sy_endpoint ep = {.provider = "openai-official", .name = "global",
+                      .base_url = "https://api.openai.com/v1"};
+    expect_probe(p, inst, &ep, "https://api.openai.com/v1/models",
+                 "Authorization: Bearer sk-live-key");
     p->destroy(inst);
 }
 
@@ -241,5 +309,8 @@ Test(holysheep, speaks_the_openai_wire)
     sy_result res = {0};
     p->parse_response(inst, &req, &resp, &res);
     cr_assert_eq(res.verdict, SY_VERDICT_RETRY);
+
+    expect_probe(p, inst, &ep, "https://cn-north.holysheep.ai/v1/models",
+                 "Authorization: Bearer hs-key");
     p->destroy(inst);
 }

@@ -344,7 +344,13 @@ Test(load, every_key_of_the_tables)
     cr_expect_eq(p->budget.on_exceed, SY_BUDGET_REJECT);
     /* m1 (fallbacks, provider price), m2 */
     cr_assert_eq(p->n_models, 2);
-    cr_expect_eq(t.d.n_warnings, 0, "%s", tl_printed(&t.d));
+    /* The only warnings: keys serve does not act on yet, each named. */
+    size_t pending = 0;
+    for (size_t i = 0; i < t.d.n; i++)
+        if (t.d.items[i].level == SY_DIAG_WARNING && strstr(t.d.items[i].msg, "is checked, but `serve`"))
+            pending++;
+    cr_expect_eq(t.d.n_warnings, pending, "%s", tl_printed(&t.d));
+    tl_expect(&t.d, SY_DIAG_WARNING, 46, 3, "`migration.rollback` is checked, but `serve` does not act on it");
     tl_free(&t);
 }
 
@@ -525,6 +531,10 @@ Test(load, models_and_prices)
     cr_expect_float_eq(sy_policy_price(p, "a")->input_per_m, 0, 1e-9);
     /* a budget with models that have no price: their cost is not counted */
     tl_expect(&t2.d, SY_DIAG_WARNING, 10, 1, "no price for y, z: their cost is not counted");
+    /* and no state_file: the month's spend would not survive a restart */
+    tl_expect(&t2.d, SY_DIAG_WARNING, 10, 1,
+              "`budget` without `migration.rollback.state_file`: the month's spend is kept in "
+              "memory only and starts again at 0 after a restart");
     tl_free(&t2);
 }
 

@@ -90,7 +90,7 @@ static sy_request_event sample_event(void)
         .stream = 1, .client_aborted = 0, .stream_cut = 1,
         .start_ns = 1000 * MS_NS, .ttfb_ns = 1000 * MS_NS + 301002000ull,
         .end_ns = 1000 * MS_NS + 12345678ull + 800 * MS_NS, .upstream_ns = 800100000ull,
-        .input_tokens = 120, .output_tokens = -1, .error = NULL,
+        .input_tokens = 120, .output_tokens = -1, .cost_usd = 0.00000225, .error = NULL,
     };
     return ev;
 }
@@ -98,7 +98,7 @@ static sy_request_event sample_event(void)
 static const char *const fields[] = {
     "ts", "request_id", "method", "path", "arm", "provider", "endpoint", "model",
     "model_served", "status", "attempts", "stream", "latency_ms", "ttfb_ms", "upstream_ms",
-    "input_tokens", "output_tokens", "client_aborted", "stream_cut", "error",
+    "input_tokens", "output_tokens", "cost_usd", "client_aborted", "stream_cut", "error",
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -168,6 +168,7 @@ Test(access_log, one_line_with_expected_fields)
     cr_assert_float_eq(cJSON_GetObjectItem(o, "upstream_ms")->valuedouble, 800.1, 1e-9);
     cr_assert_eq(cJSON_GetObjectItem(o, "input_tokens")->valueint, 120);
     cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "output_tokens")));
+    cr_assert_float_eq(cJSON_GetObjectItem(o, "cost_usd")->valuedouble, 0.00000225, 1e-15);
     cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "error")));
     cJSON_Delete(o);
     sy_access_log_close(log);
@@ -181,17 +182,46 @@ Test(access_log, nulls_and_no_ttfb)
 {
     sy_access_log *log = sy_access_log_open(logpath, NULL, 0);
     cr_assert_not_null(log);
-    sy_request_event ev = {.status = 401, .input_tokens = -1, .output_tokens = -1};
+    sy_request_event ev = {.status = 401, .input_tokens = -1, .output_tokens = -1,
+                           .cost_usd = -1};
     sy_access_log_write(log, &ev);
     sy_access_log_close(log); /* close flushes */
     cJSON *o = only_line(logpath);
     assert_exact_keys(o);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "cost_usd")));
     cr_assert_str_eq(cJSON_GetObjectItem(o, "request_id")->valuestring, "");
     cr_assert_str_eq(cJSON_GetObjectItem(o, "model_served")->valuestring, "");
     cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "ttfb_ms")));
     cr_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "input_tokens")));
     cr_assert_float_eq(cJSON_GetObjectItem(o, "latency_ms")->valuedouble, 0, 1e-12);
     cJSON_Delete(o);
+}
+
+/* Cost is written to the nano-dollar as a plain decimal: exact to the cent
+ * (and far below) for any sum a reader makes of the lines. */
+Test(access_log, cost_is_a_plain_decimal)
+{
+    static const struct {
+        double usd;
+        const char *text;
+    } cases[] = {
+        {0, "\"cost_usd\":0,"},          {1.5, "\"cost_usd\":1.5,"},
+        {0.00000225, "\"cost_usd\":0.00000225,"}, {12.000000001, "\"cost_usd\":12.000000001,"},
+        {0.03, "\"cost_usd\":0.03,"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sy_access_log *log = sy_access_log_open(logpath, NULL, 0);
+        cr_assert_not_null(log);
+        sy_request_event ev = sample_event();
+        ev.cost_usd = cases[i].usd;
+        sy_access_log_write(log, &ev);
+        sy_access_log_close(log);
+        size_t len;
+        char *text = slurp(logpath, &len);
+        cr_assert_not_null(strstr(text, cases[i].text), "%g: %s", cases[i].usd, text);
+        free(text);
+        unlink(logpath);
+    }
 }
 
 Test(access_log, error_is_escaped_and_query_string_never_logged)

@@ -1,5 +1,6 @@
 /* test_metrics.c - the Prometheus registry: exact sums under concurrency, strict
- * exposition syntax, escaping, cardinality cap, gauges. */
+ * exposition syntax, escaping, cardinality cap, gauges, families left out until
+ * set, series declared at 0 from a policy (metrics_seed.c) and across reloads. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "metrics_seed.h"
+#include "policy.h"
 #include "prom_check.h"
 
 #define MS_NS 1000000ull
@@ -469,6 +472,259 @@ Test(metrics, a_full_family_folds_new_sets_from_other_threads)
                        "endpoint", "e", "model", "random-3", "code", "200", NULL));
     cr_assert_eq(v, 2);
     prom_doc_free(&doc);
+}
+
+/* ---- nothing made up: families nobody set are left out ----------------- */
+
+Test(metrics, unset_gauge_families_are_left_out_entirely)
+{
+    prom_doc doc;
+    char *text;
+    scrape(&doc, &text);
+    /* no breaker in this build has reported: no HELP, no TYPE, no fake 0 */
+    cr_assert_null(prom_family_get(&doc, "switchyard_breaker_state"));
+    cr_assert_null(prom_family_get(&doc, "switchyard_breaker_opens_total"));
+    cr_assert_null(prom_family_get(&doc, "switchyard_endpoint_healthy"));
+    cr_assert_null(prom_family_get(&doc, "switchyard_rollbacks_total"));
+    cr_assert_null(strstr(text, "breaker"), "%s", text);
+    prom_doc_free(&doc);
+    free(text);
+
+    sy_metrics_set_breaker_state("p", "e", 0);
+    scrape(&doc, NULL);
+    cr_assert_not_null(prom_family_get(&doc, "switchyard_breaker_state"));
+    cr_assert_eq(prom_count(&doc, "switchyard_breaker_state"), 1);
+    /* a closed breaker never opened: its opens counter is still not set */
+    cr_assert_null(prom_family_get(&doc, "switchyard_breaker_opens_total"));
+    prom_doc_free(&doc);
+}
+
+/* ---- declared series ---------------------------------------------------- */
+
+Test(metrics, declared_series_read_zero_then_count_on)
+{
+    sy_metrics_declare_request("canary", "relay", "hs1", "gpt-4.1", 200);
+    sy_metrics_declare_attempt("relay", "hs1", 200);
+    sy_metrics_declare_fallback("gpt-4.1", "gpt-4o-mini");
+    sy_metrics_declare_model("gpt-4.1", 1);
+    sy_metrics_declare_model("free-model", 0);
+    sy_metrics_declare_rollbacks("admin");
+
+    prom_doc doc;
+    scrape(&doc, NULL);
+    double v = -1;
+    cr_assert(prom_get(&doc, &v, "switchyard_requests_total", "arm", "canary", "provider",
+                       "relay", "endpoint", "hs1", "model", "gpt-4.1", "code", "200", NULL));
+    cr_assert_eq(v, 0);
+    cr_assert(prom_get(&doc, &v, "switchyard_request_duration_seconds_count", "arm", "canary",
+                       "provider", "relay", "endpoint", "hs1", NULL));
+    cr_assert_eq(v, 0);
+    cr_assert(prom_get(&doc, &v, "switchyard_request_duration_seconds_bucket", "arm", "canary",
+                       "provider", "relay", "endpoint", "hs1", "le", "120", NULL));
+    cr_assert_eq(v, 0);
+    cr_assert(prom_get(&doc, &v, "switchyard_upstream_attempts_total", "provider", "relay",
+                       "endpoint", "hs1", "code", "200", NULL));
+    cr_assert_eq(v, 0);
+    cr_assert(prom_get(&doc, &v, "switchyard_upstream_ttfb_seconds_count", "provider", "relay",
+                       "endpoint", "hs1", NULL));
+    cr_assert_eq(v, 0);
+    cr_assert(prom_get(&doc, &v, "switchyard_fallbacks_total", "from_model", "gpt-4.1",
+                       "to_model", "gpt-4o-mini", NULL));
+    cr_assert_eq(v, 0);
+    cr_assert(prom_get(&doc, &v, "switchyard_tokens_total", "model", "free-model", "kind",
+                       "output", NULL));
+    cr_assert_eq(v, 0);
+    cr_assert(prom_get(&doc, &v, "switchyard_cost_usd_total", "model", "gpt-4.1", NULL));
+    cr_assert_eq(v, 0);
+    /* no price, no cost series: 0 USD would claim it was free */
+    cr_assert(!prom_get(&doc, &v, "switchyard_cost_usd_total", "model", "free-model", NULL));
+    cr_assert(prom_get(&doc, &v, "switchyard_rollbacks_total", "reason", "admin", NULL));
+    cr_assert_eq(v, 0);
+    prom_doc_free(&doc);
+
+    sy_request_event ev = req("canary", "relay", "hs1", "gpt-4.1", "gpt-4.1", 200, MS_NS);
+    sy_metrics_observe_request(&ev);
+    sy_metrics_inc_rollbacks("admin");
+    /* declaring again (a reload) keeps what was counted */
+    sy_metrics_declare_request("canary", "relay", "hs1", "gpt-4.1", 200);
+    sy_metrics_declare_rollbacks("admin");
+    scrape(&doc, NULL);
+    cr_assert(prom_get(&doc, &v, "switchyard_requests_total", "arm", "canary", "provider",
+                       "relay", "endpoint", "hs1", "model", "gpt-4.1", "code", "200", NULL));
+    cr_assert_eq(v, 1);
+    cr_assert_eq(prom_count(&doc, "switchyard_requests_total"), 1);
+    cr_assert(prom_get(&doc, &v, "switchyard_rollbacks_total", "reason", "admin", NULL));
+    cr_assert_eq(v, 1);
+    prom_doc_free(&doc);
+}
+
+static int keep_none_assumed(void *ctx, const char *provider, const char *endpoint, int assumed)
+{
+    (void)ctx;
+    (void)provider;
+    (void)endpoint;
+    return !assumed;
+}
+
+static int keep_nothing(void *ctx, const char *provider, const char *endpoint, int assumed)
+{
+    (void)ctx;
+    (void)provider;
+    (void)endpoint;
+    (void)assumed;
+    return 0;
+}
+
+Test(metrics, assumed_health_yields_to_a_measurement)
+{
+    sy_metrics_assume_endpoint_healthy("p", "unchecked");
+    sy_metrics_set_endpoint_healthy("p", "checked", 0);
+    sy_metrics_assume_endpoint_healthy("p", "checked"); /* must not hide the measured 0 */
+    prom_doc doc;
+    scrape(&doc, NULL);
+    double v = -1;
+    cr_assert(prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", "p", "endpoint",
+                       "unchecked", NULL));
+    cr_assert_eq(v, 1);
+    cr_assert(prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", "p", "endpoint",
+                       "checked", NULL));
+    cr_assert_eq(v, 0);
+    prom_doc_free(&doc);
+
+    sy_metrics_sweep_endpoint_health(keep_none_assumed, NULL);
+    scrape(&doc, NULL);
+    cr_assert(!prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", "p", "endpoint",
+                        "unchecked", NULL));
+    cr_assert(prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", "p", "endpoint",
+                       "checked", NULL));
+    prom_doc_free(&doc);
+
+    sy_metrics_sweep_endpoint_health(keep_nothing, NULL);
+    scrape(&doc, NULL);
+    cr_assert_null(prom_family_get(&doc, "switchyard_endpoint_healthy"));
+    prom_doc_free(&doc);
+}
+
+/* ---- seeding from a policy ---------------------------------------------- */
+
+static const char seed_policy[] =
+    "version: 1\n"
+    "providers:\n"
+    "  official:\n"
+    "    plugin: openai\n"
+    "    api_key: sk-test\n"
+    "    endpoints:\n"
+    "      - {name: global, base_url: https://a.example/v1}\n"
+    "  relay:\n"
+    "    plugin: holysheep\n"
+    "    api_key: sk-test\n"
+    "    endpoints:\n"
+    "      - {name: cn-north, base_url: https://b.example/v1, priority: 1}\n"
+    "      - {name: us-west, base_url: https://c.example/v1, priority: 2}\n"
+    "%s"
+    "models:\n"
+    "  fallbacks:\n"
+    "    gpt-4.1: [gpt-4o-mini]\n"
+    "  prices:\n"
+    "    gpt-4.1: {input: 2.00, output: 8.00}\n"
+    "migration:\n"
+    "  stable: official\n"
+    "  canary: relay\n"
+    "  rollout:\n"
+    "    percent: 10\n"
+    "    canary_endpoints: [cn-north]\n";
+
+static sy_policy *load_seed_policy(const char *relay_extra)
+{
+    char text[2048];
+    snprintf(text, sizeof text, seed_policy, relay_extra);
+    sy_diags d;
+    sy_diags_init(&d);
+    sy_policy *p = sy_policy_load_buffer("seed.yaml", text, strlen(text), SY_LOAD_VALIDATE,
+                                         NULL, &d);
+    if (!p)
+        sy_diags_print(&d, stderr);
+    sy_diags_free(&d);
+    cr_assert_not_null(p, "the test policy must load");
+    return p;
+}
+
+Test(metrics, a_policy_seeds_every_arm_endpoint_and_model_at_zero)
+{
+    sy_policy *p = load_seed_policy("");
+    sy_metrics_seed_policy(p);
+    prom_doc doc;
+    scrape(&doc, NULL);
+    double v = -1;
+    static const char *const models[] = {"gpt-4.1", "gpt-4o-mini", "other"};
+    for (size_t k = 0; k < 3; k++) {
+        cr_assert(prom_get(&doc, &v, "switchyard_requests_total", "arm", "stable", "provider",
+                           "official", "endpoint", "global", "model", models[k], "code", "200",
+                           NULL), "%s", models[k]);
+        cr_assert_eq(v, 0);
+        cr_assert(prom_get(&doc, &v, "switchyard_requests_total", "arm", "canary", "provider",
+                           "relay", "endpoint", "cn-north", "model", models[k], "code", "200",
+                           NULL), "%s", models[k]);
+        cr_assert(prom_get(&doc, &v, "switchyard_tokens_total", "model", models[k], "kind",
+                           "input", NULL), "%s", models[k]);
+    }
+    /* us-west is not in canary_endpoints: no arm ever routes there */
+    cr_assert_eq(prom_sum(&doc, "switchyard_requests_total", "endpoint", "us-west", NULL), 0);
+    cr_assert_eq(prom_count(&doc, "switchyard_requests_total"), 6);
+    cr_assert_eq(prom_count(&doc, "switchyard_request_duration_seconds_count"), 2);
+    /* endpoint-level series for every endpoint of every provider */
+    static const char *const eps[][2] = {
+        {"official", "global"}, {"relay", "cn-north"}, {"relay", "us-west"}};
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert(prom_get(&doc, &v, "switchyard_upstream_attempts_total", "provider", eps[i][0],
+                           "endpoint", eps[i][1], "code", "200", NULL), "%s", eps[i][1]);
+        cr_assert_eq(v, 0);
+        cr_assert(prom_get(&doc, &v, "switchyard_upstream_ttfb_seconds_count", "provider",
+                           eps[i][0], "endpoint", eps[i][1], NULL), "%s", eps[i][1]);
+        cr_assert(prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", eps[i][0],
+                           "endpoint", eps[i][1], NULL), "%s", eps[i][1]);
+        cr_assert_eq(v, 1, "no health_check: healthy by rule");
+    }
+    cr_assert(prom_get(&doc, &v, "switchyard_fallbacks_total", "from_model", "gpt-4.1",
+                       "to_model", "gpt-4o-mini", NULL));
+    cr_assert(prom_get(&doc, &v, "switchyard_cost_usd_total", "model", "gpt-4.1", NULL));
+    cr_assert_eq(prom_count(&doc, "switchyard_cost_usd_total"), 1);
+    cr_assert(prom_get(&doc, &v, "switchyard_rollbacks_total", "reason", "admin", NULL));
+    cr_assert_eq(prom_count(&doc, "switchyard_rollbacks_total"), 1, "automatic reasons come later");
+    cr_assert_null(prom_family_get(&doc, "switchyard_breaker_state"));
+    prom_doc_free(&doc);
+    sy_policy_unref(p);
+}
+
+Test(metrics, a_reload_drops_health_that_is_no_longer_true)
+{
+    sy_policy *p = load_seed_policy("");
+    sy_metrics_seed_policy(p);
+    sy_policy_unref(p);
+    /* the relay gains a health_check: nothing has measured it, so no gauge */
+    p = load_seed_policy("    health_check: {path: /models}\n");
+    sy_metrics_seed_policy(p);
+    prom_doc doc;
+    scrape(&doc, NULL);
+    double v = -1;
+    cr_assert(prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", "official",
+                       "endpoint", "global", NULL));
+    cr_assert_eq(v, 1);
+    cr_assert(!prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", "relay",
+                        "endpoint", "cn-north", NULL));
+    cr_assert(!prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", "relay",
+                        "endpoint", "us-west", NULL));
+    prom_doc_free(&doc);
+
+    /* a checker's measurement survives the next reload */
+    sy_metrics_set_endpoint_healthy("relay", "cn-north", 0);
+    sy_metrics_seed_policy(p);
+    scrape(&doc, NULL);
+    cr_assert(prom_get(&doc, &v, "switchyard_endpoint_healthy", "provider", "relay",
+                       "endpoint", "cn-north", NULL));
+    cr_assert_eq(v, 0);
+    prom_doc_free(&doc);
+    sy_policy_unref(p);
 }
 
 /* ---- the checker itself must reject bad text --------------------------- */

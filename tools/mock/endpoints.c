@@ -20,6 +20,12 @@ typedef struct mock_faults {
     long truncate_after;      /* -1 = off */
     int hang;
     int malformed;
+    int echo_auth;
+    long body_bytes;
+    long header_bytes;
+    int sse_cr;
+    int chunked;
+    char headers[MOCK_HEADERS_MAX];
 } mock_faults;
 
 typedef struct endpoint {
@@ -43,7 +49,7 @@ static const mock_faults no_faults = {
 };
 
 /* The fault keys, shared by POST /_control and --fault. */
-enum ftype { F_RATE, F_COUNT, F_STATUS, F_STRING, F_MS, F_TRUNC, F_BOOL };
+enum ftype { F_RATE, F_COUNT, F_STATUS, F_STRING, F_MS, F_TRUNC, F_BOOL, F_BYTES, F_HEADERS };
 static const struct {
     const char *name;
     enum ftype type;
@@ -51,10 +57,15 @@ static const struct {
     {"error_rate", F_RATE},     {"fail_next", F_COUNT},          {"error_status", F_STATUS},
     {"retry_after", F_STRING},  {"latency_ms", F_MS},            {"latency_jitter_ms", F_MS},
     {"truncate_after", F_TRUNC}, {"hang", F_BOOL},               {"malformed", F_BOOL},
+    {"echo_auth", F_BOOL},
+    {"body_bytes", F_BYTES},    {"header_bytes", F_BYTES},       {"sse_cr", F_BOOL},
+    {"headers", F_HEADERS},      {"chunked", F_BOOL},
 };
 #define N_FAULT_KEYS (sizeof(fault_keys) / sizeof(fault_keys[0]))
 #define MAX_MS (3600L * 1000)
 #define MAX_COUNT 1000000000L
+#define MAX_BODY_BYTES (1L << 30)  /* body_bytes: the padding is made as it is sent */
+#define MAX_HEADER_BYTES (16L << 20)
 
 double mock_rng_unit(uint64_t *s)
 {
@@ -128,8 +139,18 @@ int mock_endpoints_admit(const char *name, size_t len, const mock_seen *seen, ui
     if (f->latency_jitter_ms > 0)
         d->delay_ms += (long)(mock_rng_unit(rng) * (double)(f->latency_jitter_ms + 1));
     d->truncate_after = f->truncate_after;
+    d->body_bytes = f->body_bytes;
+    d->header_bytes = f->header_bytes;
+    d->sse_cr = f->sse_cr;
+    d->chunked = f->chunked;
+    memcpy(d->headers, f->headers, strlen(f->headers) + 1);
     d->status = f->error_status;
     memcpy(d->retry_after, f->retry_after, sizeof(d->retry_after));
+    if (f->echo_auth && seen->auth) {
+        size_t n = seen->auth_len < sizeof(d->echo_auth) - 1 ? seen->auth_len : sizeof(d->echo_auth) - 1;
+        memcpy(d->echo_auth, seen->auth, n);
+        d->echo_auth[n] = '\0';
+    }
     if (f->fail_next > 0) {
         f->fail_next--;
         d->action = MOCK_ACT_FAIL;
@@ -218,9 +239,19 @@ static int apply(mock_faults *f, int k, double num, const char *str, char *err, 
     case F_BOOL:
         if (num != 0 && num != 1) goto range;
         if (!strcmp(name, "hang")) f->hang = (int)num;
-        else f->malformed = (int)num;
+        else if (!strcmp(name, "sse_cr")) f->sse_cr = (int)num;
+        else if (!strcmp(name, "chunked")) f->chunked = (int)num;
+        else if (!strcmp(name, "malformed")) f->malformed = (int)num;
+        else f->echo_auth = (int)num;
+        return 0;
+    case F_BYTES:
+        if (!(num >= 0 && num <= (!strcmp(name, "body_bytes") ? MAX_BODY_BYTES : MAX_HEADER_BYTES)))
+            goto range;
+        if (!strcmp(name, "body_bytes")) f->body_bytes = (long)num;
+        else f->header_bytes = (long)num;
         return 0;
     case F_STRING:
+    case F_HEADERS:
         break;
     }
 range:
@@ -235,6 +266,49 @@ range:
     return -1;
 }
 
+static int token_char(unsigned char c)
+{
+    return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* The `headers` fault: a JSON object of header name -> string value, kept as
+ * "Name: value\r\n" lines. Values may hold any byte but CR, LF and NUL (so
+ * tests can send odd ones); names are HTTP tokens. */
+static int apply_headers(mock_faults *f, const cJSON *obj, char *err, size_t errlen)
+{
+    mock_buf b = {0};
+    int rc = -1;
+    if (!cJSON_IsObject(obj)) {
+        snprintf(err, errlen, "fault 'headers' must be an object of name: string value");
+        goto out;
+    }
+    for (const cJSON *h = obj->child; h; h = h->next) {
+        size_t nl = strlen(h->string);
+        int ok = nl > 0 && nl <= 64 && cJSON_IsString(h);
+        for (size_t i = 0; ok && i < nl; i++) ok = token_char((unsigned char)h->string[i]);
+        if (!ok) {
+            snprintf(err, errlen, "fault 'headers': '%s' needs a token name and a string value",
+                     h->string);
+            goto out;
+        }
+        if (strpbrk(h->valuestring, "\r\n")) {
+            snprintf(err, errlen, "fault 'headers': the value of '%s' has a line break", h->string);
+            goto out;
+        }
+        mock_buf_printf(&b, "%s: %s\r\n", h->string, h->valuestring);
+    }
+    if (b.len >= sizeof(f->headers)) {
+        snprintf(err, errlen, "fault 'headers' is too long (at most %d bytes)", MOCK_HEADERS_MAX - 1);
+        goto out;
+    }
+    if (b.len) memcpy(f->headers, b.data, b.len);
+    f->headers[b.len] = '\0';
+    rc = 0;
+out:
+    mock_buf_free(&b);
+    return rc;
+}
+
 static void faults_json(const mock_faults *f, mock_buf *out)
 {
     mock_buf_printf(out, "{\"error_rate\":%g,\"fail_next\":%ld,\"error_status\":%d,\"retry_after\":",
@@ -245,8 +319,13 @@ static void faults_json(const mock_faults *f, mock_buf *out)
                     f->latency_ms, f->latency_jitter_ms);
     if (f->truncate_after >= 0) mock_buf_printf(out, "%ld", f->truncate_after);
     else mock_buf_puts(out, "null");
-    mock_buf_printf(out, ",\"hang\":%s,\"malformed\":%s}", f->hang ? "true" : "false",
-                    f->malformed ? "true" : "false");
+    mock_buf_printf(out, ",\"body_bytes\":%ld,\"header_bytes\":%ld,\"sse_cr\":%s,\"chunked\":%s,"
+                         "\"headers\":",
+                    f->body_bytes, f->header_bytes, f->sse_cr ? "true" : "false",
+                    f->chunked ? "true" : "false");
+    mock_buf_json_string(out, f->headers, strlen(f->headers));
+    mock_buf_printf(out, ",\"hang\":%s,\"malformed\":%s,\"echo_auth\":%s}", f->hang ? "true" : "false",
+                    f->malformed ? "true" : "false", f->echo_auth ? "true" : "false");
 }
 
 int mock_endpoints_control(const char *name, size_t len, const char *json, size_t json_len,
@@ -264,6 +343,10 @@ int mock_endpoints_control(const char *name, size_t len, const char *json, size_
         if (k < 0) {
             unknown_key(it->string, err, errlen);
             goto out;
+        }
+        if (fault_keys[k].type == F_HEADERS) {
+            if (!cJSON_IsNull(it) && apply_headers(&f, it, err, errlen) < 0) goto out;
+            continue;
         }
         if (cJSON_IsNull(it) && (fault_keys[k].type == F_STRING || fault_keys[k].type == F_TRUNC)) {
             if (fault_keys[k].type == F_STRING) f.retry_after[0] = '\0';
@@ -344,6 +427,10 @@ int mock_endpoints_fault_arg(const char *arg, char *err, size_t errlen)
         if (fault_keys[k].type == F_STRING) {
             if (apply(&f, k, 0, val, err, errlen) < 0) goto out;
             continue;
+        }
+        if (fault_keys[k].type == F_HEADERS) {
+            snprintf(err, errlen, "--fault: 'headers' is set with POST /_control only");
+            goto out;
         }
         double num;
         char *end;

@@ -16,6 +16,7 @@
 
 #define MOCK_NAME_MAX 64
 #define MOCK_MAX_ENDPOINTS 1024
+#define MOCK_HEADERS_MAX 2048 /* the `headers` fault, as "Name: value\r\n" lines */
 
 typedef enum mock_action {
     MOCK_ACT_ANSWER = 0, /* the normal answer (or a 400 for a bad request) */
@@ -30,6 +31,12 @@ typedef struct mock_decision {
     char retry_after[64];    /* "" = no Retry-After header */
     long delay_ms;           /* latency_ms plus jitter; before any answer */
     long truncate_after;     /* -1 = off */
+    long body_bytes;         /* pad a non-stream answer to this size; 0 = off */
+    long header_bytes;       /* one x-mock-padding header this long; 0 = off */
+    int sse_cr;              /* streams: bare "\r" line ends */
+    int chunked;             /* whole answers: chunked, no Content-Length */
+    char headers[MOCK_HEADERS_MAX]; /* extra header lines on every answer; "" = none */
+    char echo_auth[512];     /* echo_auth: the request's Authorization to put in a failure; "" = none */
 } mock_decision;
 
 /* What a request showed, recorded as the endpoint's last_* stats. */

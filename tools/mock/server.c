@@ -3,7 +3,8 @@
  *
  * A connection is a small state machine: READ (parse and answer requests,
  * pipelined ones in order), WAIT (an injected latency timer runs), STREAM (SSE
- * chunks, paced by a timer when --chunk-delay-ms is set), HANG (read and drop
+ * chunks, paced by a timer when --chunk-delay-ms is set), PAD (a body_bytes
+ * answer whose padding is made as the socket takes it), HANG (read and drop
  * input, never answer, close when the client does), CLOSE (flush, then LINGER:
  * shut down writing and drain input briefly so the client gets all we sent).
  * Timers are libevent events; nothing ever sleeps.
@@ -30,7 +31,9 @@
 #define OUT_HIGH (1024 * 1024)  /* stop answering pipelined requests above this */
 #define LINGER_MS 1000
 
-typedef enum cstate { C_READ, C_WAIT, C_STREAM, C_HANG, C_CLOSE, C_LINGER } cstate;
+typedef enum cstate { C_READ, C_WAIT, C_STREAM, C_PAD, C_HANG, C_CLOSE, C_LINGER } cstate;
+
+#define PAD_PIECE (256 * 1024) /* padding made per write turn */
 
 typedef struct mock_conn {
     mock_worker *w;
@@ -52,6 +55,10 @@ typedef struct mock_conn {
     int chunk_i;                /* next content chunk */
     int events_sent;            /* SSE data events sent, for truncate_after */
     int usage_sent;
+    mock_buf hx;                /* the endpoint's extra header lines for this answer */
+    int te_chunked;             /* this whole answer goes out chunked (the chunked fault) */
+    size_t pad_left;            /* body_bytes: padding still to send */
+    mock_buf pad_tail;          /* then the rest of the body */
 } mock_conn;
 
 static const char *reason(int status)
@@ -94,6 +101,8 @@ static void conn_free(mock_conn *c)
     mock_buf_free(&c->out);
     mock_buf_free(&c->chunked);
     mock_buf_free(&c->job.model);
+    mock_buf_free(&c->hx);
+    mock_buf_free(&c->pad_tail);
     free(c);
 }
 
@@ -103,9 +112,12 @@ static void timer_in(mock_conn *c, long ms)
     evtimer_add(c->tev, &tv);
 }
 
+static void pad_step(mock_conn *c);
+
 /* Write what is queued. Returns -1 when the connection is gone. */
 static int conn_flush(mock_conn *c)
 {
+again:
     while (c->out_off < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) {
@@ -124,6 +136,10 @@ static int conn_flush(mock_conn *c)
         return -1;
     }
     c->out.len = c->out_off = 0;
+    if (c->state == C_PAD) {
+        pad_step(c); /* the next piece of a padded answer */
+        goto again;
+    }
     if (c->wev_added) {
         event_del(c->wev);
         c->wev_added = 0;
@@ -140,11 +156,28 @@ static int conn_flush(mock_conn *c)
 static void after_answer(mock_conn *c)
 {
     c->state = c->keep_alive ? C_READ : C_CLOSE;
+    c->te_chunked = 0;
 }
 
-/* Queue a whole response. extra is more header lines (each ending CRLF) or "". */
-static void respond(mock_conn *c, int status, const char *ctype, const char *body, size_t len,
-                    const char *extra)
+/* Body bytes of a whole answer: as one chunk when it goes out chunked. */
+static void put_body(mock_conn *c, const char *p, size_t n)
+{
+    if (!n) return;
+    if (c->te_chunked) mock_buf_printf(&c->out, "%zx\r\n", n);
+    mock_buf_append(&c->out, p, n);
+    if (c->te_chunked) mock_buf_append(&c->out, "\r\n", 2);
+}
+
+/* The end of a whole answer's body (the last chunk), and on to the next request. */
+static void end_body(mock_conn *c)
+{
+    if (c->te_chunked) mock_buf_append(&c->out, "0\r\n\r\n", 5);
+    after_answer(c);
+}
+
+/* The status line and headers of a whole response: extra header lines, then
+ * the endpoint's own (the headers and header_bytes faults, used up here). */
+static void put_head(mock_conn *c, int status, const char *ctype, size_t len, const char *extra)
 {
     /* Appends rather than printf: this is the hot path of the benchmarks. */
     mock_buf *o = &c->out;
@@ -154,14 +187,84 @@ static void respond(mock_conn *c, int status, const char *ctype, const char *bod
     mock_buf_puts(o, reason(status));
     mock_buf_puts(o, "\r\nContent-Type: ");
     mock_buf_puts(o, ctype);
-    mock_buf_puts(o, "\r\nContent-Length: ");
-    mock_buf_u64(o, len);
-    mock_buf_puts(o, "\r\n");
+    if (c->te_chunked) {
+        mock_buf_puts(o, "\r\nTransfer-Encoding: chunked\r\n");
+    } else {
+        mock_buf_puts(o, "\r\nContent-Length: ");
+        mock_buf_u64(o, len);
+        mock_buf_puts(o, "\r\n");
+    }
     mock_buf_puts(o, extra);
+    mock_buf_append(o, c->hx.data, c->hx.len);
+    c->hx.len = 0;
     mock_buf_puts(o, !c->keep_alive ? "Connection: close\r\n\r\n"
                      : c->http10 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
-    mock_buf_append(o, body, len);
+}
+
+/* Queue a whole response. extra is more header lines (each ending CRLF) or "". */
+static void respond(mock_conn *c, int status, const char *ctype, const char *body, size_t len,
+                    const char *extra)
+{
+    put_head(c, status, ctype, len, extra);
+    if (c->te_chunked) {
+        put_body(c, body, len);
+        end_body(c);
+        return;
+    }
+    mock_buf_append(&c->out, body, len);
     after_answer(c);
+}
+
+/* The headers and header_bytes faults, for the answer being made. */
+static void endpoint_headers(mock_conn *c)
+{
+    c->hx.len = 0;
+    mock_buf_puts(&c->hx, c->dec.headers);
+    if (c->dec.header_bytes > 0) {
+        size_t n = (size_t)c->dec.header_bytes;
+        mock_buf_puts(&c->hx, "x-mock-padding: ");
+        mock_buf_reserve(&c->hx, n);
+        memset(c->hx.data + c->hx.len, 'p', n);
+        c->hx.len += n;
+        mock_buf_puts(&c->hx, "\r\n");
+    }
+}
+
+/* Padding of a body_bytes answer, a piece at a time, then the body's end. */
+static void pad_step(mock_conn *c)
+{
+    size_t n = c->pad_left < PAD_PIECE ? c->pad_left : PAD_PIECE;
+    if (c->te_chunked) mock_buf_printf(&c->out, "%zx\r\n", n);
+    mock_buf_reserve(&c->out, n);
+    memset(c->out.data + c->out.len, 'x', n);
+    c->out.len += n;
+    if (c->te_chunked) mock_buf_append(&c->out, "\r\n", 2);
+    c->pad_left -= n;
+    if (c->pad_left) return;
+    put_body(c, c->pad_tail.data, c->pad_tail.len);
+    end_body(c);
+}
+
+static void respond_json(mock_conn *c, int status, const mock_buf *body, const char *extra);
+
+/* body_bytes: the answer s made that long by padding its content string
+ * (with 'x'), sent as the socket takes it so a huge answer costs no memory. */
+static void respond_padded(mock_conn *c, const mock_buf *s, const char *extra)
+{
+    static const char content_end[] = "mock-upstream.";
+    const char *hit = memmem(s->data, s->len, content_end, sizeof(content_end) - 1);
+    size_t total = (size_t)c->dec.body_bytes;
+    if (!hit || total <= s->len) {
+        respond_json(c, 200, s, extra);
+        return;
+    }
+    size_t cut = (size_t)(hit - s->data) + sizeof(content_end) - 1;
+    put_head(c, 200, "application/json", total, extra);
+    put_body(c, s->data, cut);
+    c->pad_tail.len = 0;
+    mock_buf_append(&c->pad_tail, s->data + cut, s->len - cut);
+    c->pad_left = total - s->len;
+    c->state = C_PAD;
 }
 
 static void respond_json(mock_conn *c, int status, const mock_buf *body, const char *extra)
@@ -177,21 +280,26 @@ static void respond_error(mock_conn *c, int status, const char *msg, const char 
     respond_json(c, status, s, extra);
 }
 
-/* One SSE event "data: DATA\n\n", framed as one HTTP chunk unless HTTP/1.0. */
+/* One SSE event "data: DATA\n\n" ("\r\r" with sse_cr), framed as one HTTP
+ * chunk unless HTTP/1.0. */
 static void sse_event(mock_conn *c, const char *data, size_t len)
 {
     if (!c->http10) mock_buf_printf(&c->out, "%zx\r\n", len + 8);
     mock_buf_append(&c->out, "data: ", 6);
     mock_buf_append(&c->out, data, len);
-    mock_buf_append(&c->out, c->http10 ? "\n\n" : "\n\n\r\n", c->http10 ? 2 : 4);
+    mock_buf_append(&c->out, c->dec.sse_cr ? "\r\r" : "\n\n", 2);
+    if (!c->http10) mock_buf_append(&c->out, "\r\n", 2);
 }
 
 static void sse_start(mock_conn *c)
 {
     if (c->http10) c->keep_alive = 0;
     mock_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                             "Cache-Control: no-cache\r\nx-mock-endpoint: %s\r\n%s\r\n",
-                    c->endpoint, c->http10 ? "Connection: close\r\n" : "Transfer-Encoding: chunked\r\n");
+                             "Cache-Control: no-cache\r\nx-mock-endpoint: %s\r\n",
+                    c->endpoint);
+    mock_buf_append(&c->out, c->hx.data, c->hx.len);
+    c->hx.len = 0;
+    mock_buf_puts(&c->out, c->http10 ? "Connection: close\r\n\r\n" : "Transfer-Encoding: chunked\r\n\r\n");
 }
 
 static void sse_done(mock_conn *c)
@@ -264,8 +372,10 @@ static void emit_malformed(mock_conn *c)
 /* Answer the current request according to its decision (latency already waited). */
 static void emit(mock_conn *c)
 {
+    endpoint_headers(c);
+    c->te_chunked = c->dec.chunked && !c->http10;
     mock_buf *s = &c->w->scratch;
-    char extra[192];
+    char extra[768], msg[640];
     size_t n = strlen(c->endpoint);
     memcpy(extra, "x-mock-endpoint: ", 17);
     memcpy(extra + 17, c->endpoint, n);
@@ -274,10 +384,17 @@ static void emit(mock_conn *c)
     switch (c->dec.action) {
     case MOCK_ACT_FAIL:
         if (c->dec.retry_after[0])
-            snprintf(extra + n, sizeof(extra) - n, "Retry-After: %s\r\n", c->dec.retry_after);
-        respond_error(c, c->dec.status,
-                      c->dec.status == 429 ? "Rate limit reached (injected by mock-upstream)"
-                                           : "Injected failure (mock-upstream)", extra);
+            n += (size_t)snprintf(extra + n, sizeof(extra) - n, "Retry-After: %s\r\n", c->dec.retry_after);
+        snprintf(msg, sizeof(msg), "%s",
+                 c->dec.status == 429 ? "Rate limit reached (injected by mock-upstream)"
+                                      : "Injected failure (mock-upstream)");
+        if (c->dec.echo_auth[0]) {
+            /* What careless upstreams do: quote the credentials they were sent. */
+            snprintf(extra + n, sizeof(extra) - n, "x-echo-authorization: %s\r\n", c->dec.echo_auth);
+            snprintf(msg, sizeof(msg), "Injected failure (mock-upstream); you sent Authorization: %s",
+                     c->dec.echo_auth);
+        }
+        respond_error(c, c->dec.status, msg, extra);
         return;
     case MOCK_ACT_MALFORMED:
         emit_malformed(c);
@@ -308,6 +425,10 @@ static void emit(mock_conn *c)
                                  "Content-Length: %zu\r\n%s\r\n", s->len, extra);
         mock_buf_append(&c->out, s->data, s->len / 2);
         c->state = C_CLOSE;
+        return;
+    }
+    if (c->dec.body_bytes > 0 && c->job.kind != MOCK_EMBEDDINGS) {
+        respond_padded(c, s, extra);
         return;
     }
     respond_json(c, 200, s, extra);
@@ -366,6 +487,8 @@ not_allowed:
 
 static void handle(mock_conn *c, const mock_req *r)
 {
+    c->hx.len = 0; /* nothing of the last answer's faults leaks into this one */
+    c->te_chunked = 0;
     if (path_is(r, "/_stats") || path_is(r, "/_stats/reset") ||
         (r->path_len > 10 && !memcmp(r->path, "/_control/", 10))) {
         handle_admin(c, r);

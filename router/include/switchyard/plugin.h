@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define SY_PLUGIN_ABI_MAJOR 1
-#define SY_PLUGIN_ABI_MINOR 1
+#define SY_PLUGIN_ABI_MINOR 2
 #define SY_PLUGIN_SYMBOL "switchyard_plugin"
 
 /* Export the descriptor with default visibility even when the plugin is
@@ -161,7 +161,8 @@ typedef struct sy_endpoint {
 #define SY_URL_MAX 2048
 #define SY_MAX_HEADERS 16
 
-/* The upstream HTTP request a plugin builds. The host sends it as a POST. */
+/* The upstream HTTP request a plugin builds. The host sends build_request's
+ * as a POST, and health_request's (ABI 1.2) as a GET without a body. */
 typedef struct sy_http_request {
     char url[SY_URL_MAX];
     /* Full header lines, "Name: value". Pointers must stay valid until the
@@ -194,6 +195,38 @@ typedef enum sy_verdict {
     SY_VERDICT_FATAL = 3, /* the client's fault (400): return the answer as it is */
 } sy_verdict;
 
+/* How an upstream HTTP status is treated: one table, shared by the core and
+ * every plugin (a plugin's parse_response should agree with it).
+ *   2xx                      OK
+ *   408, 409, 429, 5xx       RETRYABLE: retried when retry.on lists the status,
+ *                            as the official OpenAI SDKs do (409 is their
+ *                            lock-timeout case)
+ *   401, 403                 KEY_REFUSED: the provider refused its key; the
+ *                            router moves to another provider's route and
+ *                            never retries that provider for the request
+ *   404, 3xx                 NEXT_ROUTE: this route cannot serve it
+ *   other 4xx                CLIENT: the client's own error, passed through
+ *   anything else            BAD: not a valid answer (treated as retryable) */
+typedef enum sy_status_class {
+    SY_STATUS_OK = 0,
+    SY_STATUS_RETRYABLE,
+    SY_STATUS_KEY_REFUSED,
+    SY_STATUS_NEXT_ROUTE,
+    SY_STATUS_CLIENT,
+    SY_STATUS_BAD,
+} sy_status_class;
+
+static inline sy_status_class sy_status_classify(int status)
+{
+    if (status >= 200 && status < 300) return SY_STATUS_OK;
+    if (status == 408 || status == 409 || status == 429 || (status >= 500 && status < 600))
+        return SY_STATUS_RETRYABLE;
+    if (status == 401 || status == 403) return SY_STATUS_KEY_REFUSED;
+    if (status == 404 || (status >= 300 && status < 400)) return SY_STATUS_NEXT_ROUTE;
+    if (status >= 400 && status < 500) return SY_STATUS_CLIENT;
+    return SY_STATUS_BAD;
+}
+
 typedef struct sy_usage {
     int64_t input_tokens;  /* -1 when unknown */
     int64_t output_tokens; /* -1 when unknown */
@@ -216,6 +249,10 @@ typedef struct sy_stream_result {
     /* Optional replacement payload (host->alloc); NULL forwards the event as it came. */
     char *data;
     size_t data_len;
+    /* ABI 1.2. Set to 1 to send the client nothing for this event (its usage
+     * still counts): the usage chunk the plugin asked the upstream for when
+     * the client did not. The host sets it to 0 before the call. */
+    int drop;
 } sy_stream_result;
 
 /* An answer made without any upstream (the mock provider). The host waits
@@ -273,6 +310,18 @@ typedef struct sy_plugin {
     /* Optional. Answer without an upstream (mock and dry runs). */
     int (*local_reply)(void *instance, const sy_endpoint *ep, const sy_request *req,
                        sy_local_reply *out);
+
+    /* ABI 1.2. Optional. Build one active health check of an endpoint: the URL
+     * base_url + path (path is the policy's health_check.path and starts with
+     * '/'), and the headers the provider needs to accept it, usually its key.
+     * No body: the host sends it as a GET. A probe must never cost tokens, so
+     * it is a listing such as /models, never a completion. Header lines follow
+     * build_request's rules. Called on the prober's thread. Without it the
+     * host sends GET base_url + path with no headers; endpoints of a plugin
+     * with local_reply are not probed at all (they have no upstream). The host
+     * reads this field only when .size covers it (older plugins stop before). */
+    int (*health_request)(void *instance, const sy_endpoint *ep, const char *path,
+                          sy_http_request *out, char *err, size_t errlen);
 } sy_plugin;
 
 /* Start a descriptor: sets the version fields and size so they are always right.

@@ -1,0 +1,90 @@
+/*
+ * router.h - the router context: everything that lives across requests.
+ *
+ * One sy_router per process, passed down the request path instead of being
+ * held in file-scope variables: the per-endpoint state (breaker, latency
+ * EWMA, health), the per-provider retry budget, and the observers that every
+ * finished attempt and request fans out to (metrics, access log, cost, ...).
+ *
+ * Endpoint and provider state is keyed by names, so a reload keeps it: the
+ * breaker of holysheep/cn-north is the same object before and after a SIGHUP
+ * that changed an unrelated key. sy_router_bind (main thread, at every load)
+ * creates the state of every endpoint of a policy; lookups from workers are
+ * lock-free reads of an index published with it. Each state has its own
+ * small mutex, held only for the few instructions of a breaker or budget
+ * update (never across I/O).
+ */
+#ifndef SY_ROUTER_H
+#define SY_ROUTER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "breaker.h"
+#include "cooldown.h"
+#include "events.h"
+#include "ewma.h"
+#include "policy.h"
+#include "retry_budget.h"
+
+typedef struct sy_endpoint_state {
+    char *provider, *endpoint; /* the key */
+    pthread_mutex_t mu;
+    sy_breaker breaker;
+    sy_cooldowns cool;         /* per model: a 429's Retry-After */
+    sy_ewma ewma;
+    int healthy;               /* 1 unless an active health check marked it down */
+    unsigned checks;           /* health probe results so far; 0: health not measured */
+} sy_endpoint_state;
+
+typedef struct sy_provider_state {
+    char *provider;
+    pthread_mutex_t mu;
+    sy_retry_budget budget;
+    int64_t key_refused_logged_s; /* last "key refused" log, wall seconds */
+} sy_provider_state;
+
+/* An observer of finished attempts and requests. Either callback may be NULL.
+ * Called on the worker thread that ran the request; strings are borrowed. */
+typedef struct sy_observer {
+    void (*on_attempt)(void *ctx, const sy_attempt_event *e);
+    void (*on_request)(void *ctx, const sy_request_event *e);
+    /* An endpoint's breaker or health changed (or it was just created, at
+     * bind). Called with the state's mutex held: read, don't call back. */
+    void (*on_endpoint)(void *ctx, const sy_endpoint_state *s);
+    void *ctx;
+} sy_observer;
+
+#define SY_ROUTER_MAX_OBSERVERS 8
+
+typedef struct sy_router sy_router;
+struct sy_store;
+
+sy_router *sy_router_new(void);
+/* The durable state (store.h): the rollout and the month's spend. Set once
+ * by serve before any worker runs; the router does not own it. */
+void sy_router_set_store(sy_router *r, struct sy_store *s);
+struct sy_store *sy_router_store(const sy_router *r);
+void sy_router_free(sy_router *r);
+
+/* Observers: add them before any worker runs. */
+int sy_router_add_observer(sy_router *r, sy_observer o);
+void sy_router_emit_attempt(const sy_router *r, const sy_attempt_event *e);
+void sy_router_emit_request(const sy_router *r, const sy_request_event *e);
+void sy_router_emit_endpoint(const sy_router *r, const sy_endpoint_state *s);
+
+/* Make sure every endpoint and provider of p has its state (main thread).
+ * Returns 0, or -1 when out of memory. New endpoints start closed and healthy,
+ * and are reported to the observers at once (on_endpoint). */
+int sy_router_bind(sy_router *r, const sy_policy *p);
+
+/* The state of an endpoint / provider of a bound policy (any thread). */
+sy_endpoint_state *sy_router_endpoint(sy_router *r, const sy_policy_provider *prov,
+                                      const sy_policy_endpoint *ep);
+sy_provider_state *sy_router_provider(sy_router *r, const sy_policy_provider *prov);
+
+/* Visit every endpoint state (for /admin/status and /metrics). */
+void sy_router_each_endpoint(sy_router *r, void (*fn)(void *ctx, sy_endpoint_state *s),
+                             void *ctx);
+
+#endif
