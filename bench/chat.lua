@@ -1,4 +1,10 @@
--- wrk script: POST bench/chat-1k.json (path in BODY_FILE, default bench/chat-1k.json) on every request.
+-- wrk script: POST the body in BODY_FILE (default bench/chat-1k.json) on every request.
+--
+-- USERS=N (N > 0, run.sh's default 1000): each request also carries `x-user-id: u<k>`,
+-- k going 1, 2, ..., N, 1, ... on each connection's thread, so a sticky rollout splits
+-- the load by user as real traffic would. The N requests are formatted once per thread
+-- in init(); request() only hands the next one out. USERS=0: one static request, no Lua
+-- call per request.
 local path = os.getenv("BODY_FILE") or "bench/chat-1k.json"
 local f = assert(io.open(path, "rb"))
 wrk.method = "POST"
@@ -6,6 +12,23 @@ wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench-client"
+
+local users = math.floor(tonumber(os.getenv("USERS") or "0") or 0)
+if users > 0 then
+  local reqs, i = {}, 0
+  function init(args)
+    for k = 1, users do
+      local h = {}
+      for name, value in pairs(wrk.headers) do h[name] = value end
+      h["x-user-id"] = "u" .. k
+      reqs[k] = wrk.format(nil, nil, h)
+    end
+  end
+  function request()
+    i = i % users + 1
+    return reqs[i]
+  end
+end
 
 -- No response() hook: it would cost wrk a Lua call per answer. wrk counts non-2xx/3xx
 -- answers itself (summary.errors.status), which run.sh checks.

@@ -292,10 +292,20 @@ static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_
     size_t n_edits = 0;
     int rc = -1;
 
-    cJSON *doc = cJSON_ParseWithLengthOpts(b, len, &end, 0);
-    int is_obj = cJSON_IsObject(doc);
-    cJSON_Delete(doc);
-    if (!is_obj || skip_ws(b, (size_t)(end - b), len) != len) {
+    /* The edits below walk the body's top level as raw JSON: it must be one
+     * valid object. The host's strict scanner (ABI 1.1) checks that without
+     * building a tree; a 1.0 host gets cJSON. */
+    const sy_host_api *h = w->host;
+    int is_obj;
+    if (h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object) {
+        const char *why = NULL;
+        is_obj = h->json_scan_object(b, len, NULL, 0, &why) == 0;
+    } else {
+        cJSON *doc = cJSON_ParseWithLengthOpts(b, len, &end, 0);
+        is_obj = cJSON_IsObject(doc) && skip_ws(b, (size_t)(end - b), len) == len;
+        cJSON_Delete(doc);
+    }
+    if (!is_obj) {
         set_err(err, errlen, "the request body is not a JSON object");
         return -1;
     }
@@ -716,6 +726,12 @@ static int client_asked_usage(const sy_openai_wire *w, const sy_request *req)
 {
     const sy_host_api *h = w->host;
     cJSON *so = NULL, *root = NULL;
+    /* Most clients never name it: a byte search settles that without a scan
+     * (unless the body has \u escapes, which could spell the key). */
+    if (!req->body) return 0;
+    if (!memmem(req->body, req->body_len, "include_usage", 13) &&
+        !memmem(req->body, req->body_len, "\\u", 2))
+        return 0;
     if (h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object) {
         sy_json_field f = {.name = "stream_options"};
         const char *why = NULL;
@@ -754,6 +770,17 @@ int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, 
     /* Most events are content deltas: parse only those that may matter. */
     if (!memmem(data + s, e - s, "\"usage\"", 7) && !memmem(data + s, e - s, "\"error\"", 7))
         return 0;
+    /* With include_usage, OpenAI puts "usage": null in every chunk: ask the
+     * host's scanner (no tree) whether usage or error holds anything first. */
+    const sy_host_api *h = w ? w->host : NULL;
+    if (h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object) {
+        sy_json_field f[2] = {{.name = "usage"}, {.name = "error"}};
+        const char *why = NULL;
+        if (h->json_scan_object(data + s, e - s, f, 2, &why) == 0 &&
+            (f[0].type == SY_JSON_ABSENT || f[0].type == SY_JSON_NULL) &&
+            (f[1].type == SY_JSON_ABSENT || f[1].type == SY_JSON_NULL))
+            return 0;
+    }
     cJSON *root = cJSON_ParseWithLength(data + s, e - s);
     if (cJSON_IsObject(root)) {
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");

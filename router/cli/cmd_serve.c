@@ -8,12 +8,15 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "budget.h"
 #include "cli.h"
+#include "clock.h"
 #include "gateway.h"
 #include "log.h"
 #include "metrics.h"
 #include "observers.h"
 #include "prober.h"
+#include "rollout_live.h"
 #include "routes.h"
 #include "transport_curl.h"
 #include "upstream.h"
@@ -34,6 +37,8 @@ typedef struct serve_ctx {
     sy_access_log *log; /* NULL until opened */
     sy_router *router;  /* the router context: breakers, health, latency, observers */
     sy_store *store;    /* migration.rollback.state_file, or memory only */
+    sy_budget *budget;  /* the month's spend (store key "budget") */
+    sy_rollout *rollout; /* share, rollback, promotion (store key "rollout") */
     /* Health probes, on the main thread's loop (where reloads run too). */
     sy_loop *probe_loop;
     sy_upstream *probe_up;
@@ -146,6 +151,8 @@ static void on_reload(void *arg)
     if (ctx->prober && sy_prober_set_policy(ctx->prober, p) != 0)
         sy_log_error("out of memory: health checks keep the old policy's endpoints");
     apply_limits(ctx->server, p); /* body and time limits, shutdown_grace */
+    sy_budget_configure(ctx->budget, &p->budget);
+    if (sy_rollout_apply_policy(ctx->rollout, p) != 0) sy_log_error("rollout: out of memory");
     if (ctx->log) reload_access_log(ctx, p);
     warn_restart_keys(ctx, p);
     sy_policy_unref(p);
@@ -195,6 +202,8 @@ static void on_tick(void *arg)
 {
     serve_ctx *ctx = arg;
     if (ctx->log) sy_access_log_flush(ctx->log);
+    sy_budget_tick(ctx->budget, sy_wall_s()); /* before the flush: the spend goes with it */
+    sy_rollout_tick(ctx->rollout); /* rollback or promotion; before the flush too */
     flush_store(ctx);
 }
 
@@ -283,7 +292,22 @@ int cmd_serve(int argc, char **argv)
         sy_policy_unref(p);
         goto out;
     }
-    sy_gateway gateway = {ctx.router};
+    ctx.budget = sy_budget_new(ctx.store, sy_wall_s(), err, sizeof err);
+    if (!ctx.budget || sy_budget_observe(ctx.budget, ctx.router) != 0) {
+        sy_log_error("budget: %s", ctx.budget ? "out of memory" : err);
+        sy_policy_unref(p);
+        goto out;
+    }
+    sy_budget_configure(ctx.budget, &p->budget);
+    /* The share from the state file, before the first request is taken. */
+    ctx.rollout = sy_rollout_new(ctx.store);
+    if (!ctx.rollout || sy_rollout_observe(ctx.rollout, ctx.router) != 0 ||
+        sy_rollout_apply_policy(ctx.rollout, p) != 0) {
+        sy_log_error("out of memory");
+        sy_policy_unref(p);
+        goto out;
+    }
+    sy_gateway gateway = {ctx.router, ctx.budget};
     raise_fd_limit();
     sy_server_opts o = {
         .listen = listen ? listen : p->server.listen,
@@ -313,6 +337,9 @@ out:
         sy_access_log_close(ctx.log);
     }
     sy_router_free(ctx.router);
+    if (ctx.budget) sy_budget_tick(ctx.budget, sy_wall_s()); /* the last requests' spend */
+    sy_budget_free(ctx.budget);
+    sy_rollout_free(ctx.rollout);
     if (ctx.store) {
         flush_store(&ctx);
         sy_store_free(ctx.store);

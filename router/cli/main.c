@@ -19,7 +19,8 @@ static void usage(FILE *out)
             "  validate POLICY...                              check policies; bind nothing\n"
             "  explain POLICY --model M [--user U] [--header K=V] [--json]\n"
             "                                                  show the plan for one request\n"
-            "  simulate POLICY [options]                       dry run of traffic (not in this build yet)\n"
+            "  simulate POLICY --scenario FILE [--replay LOG] [--seed N] [--json]\n"
+            "                                                  dry run of traffic on a simulated clock\n"
             "  plugins [--path DIR]                            list plugins and their keys\n"
             "  version                                         version and plugin ABI\n");
 }
@@ -35,10 +36,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "validate")) return cmd_validate(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return cmd_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins")) return cmd_plugins(argc - 1, argv + 1);
-    if (!strcmp(cmd, "simulate")) {
-        fprintf(stderr, "switchyard: simulate is not in this build yet; use explain for one request\n");
-        return 2;
-    }
+    if (!strcmp(cmd, "simulate")) return cmd_simulate(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("switchyard %s (plugin ABI %d.%d)\n", SY_VERSION, SY_PLUGIN_ABI_MAJOR,
                SY_PLUGIN_ABI_MINOR);

@@ -419,37 +419,6 @@ static void check_server(sy_pctx *c)
                    "`server.client_keys` is not set: any client can call the router");
 }
 
-/* Keys the language takes and `validate` checks but `serve` does not act on
- * yet: a user who writes one is told so, rather than trusting it. Keep this
- * list and the README's "What is not in this build yet" in step. */
-static void check_not_acted_on(sy_pctx *c)
-{
-    static const struct {
-        const char *k1, *k2, *k3;
-        const char *what;
-    } pending[] = {
-        {"migration", "rollback", NULL, "automatic rollback"},
-        {"migration", "rollout", "steps", "progressive promotion"},
-    };
-    for (size_t i = 0; i < sizeof pending / sizeof *pending; i++) {
-        const sy_ynode *parent = pending[i].k3 ? at(c->root, pending[i].k1, pending[i].k2, NULL)
-                                 : pending[i].k2 ? at(c->root, pending[i].k1, NULL)
-                                                 : c->root;
-        const char *leaf = pending[i].k3 ? pending[i].k3 : pending[i].k2 ? pending[i].k2 : pending[i].k1;
-        if (!parent || parent->kind != SY_YMAP) continue;
-        const sy_ypair *kp = sy_ymap_pair(parent, leaf);
-        if (!kp) continue;
-        char path[128];
-        snprintf(path, sizeof path, "%s%s%s%s%s", pending[i].k1, pending[i].k2 ? "." : "",
-                 pending[i].k2 ? pending[i].k2 : "", pending[i].k3 ? "." : "",
-                 pending[i].k3 ? pending[i].k3 : "");
-        sy_warning(c->d, kp->key->loc,
-                   "`%s` is checked, but `serve` does not act on it in this build (%s); "
-                   "see the README, \"What is not in this build yet\"",
-                   path, pending[i].what);
-    }
-}
-
 void sy_pk_check_policy(sy_pctx *c)
 {
     sy_policy *p = c->p;
@@ -461,7 +430,6 @@ void sy_pk_check_policy(sy_pctx *c)
     check_cycles(c);
     check_budget(c);
     check_server(c);
-    check_not_acted_on(c);
 
     size_t g = 0;
     for (size_t i = 0; i < p->n_providers; i++) {

@@ -261,29 +261,34 @@ static const sy_pkey pk_rollout[] = {
      .help = "gray traffic only to these endpoints of the canary; default: all"},
     {.name = "steps", .type = SY_PK_LIST, .parse = sy_pk_parse_steps,
      .type_doc = "list of percentages, ascending",
-     .help = "progressive promotion: the percent moves to the next step every step_after"},
+     .help = "progressive promotion: one step up after step_after and a whole window at a "
+             "step whose last window met the thresholds on at least min_requests attempts"},
     {.name = "step_after", .type = SY_PK_DURATION, .offset = OFF(sy_migration_conf, step_after_ms),
-     .flags = SY_PKF_POSITIVE, .help = "time at one step (without a rollback) before the next"},
+     .flags = SY_PKF_POSITIVE, .help = "the least time at one step before the next"},
     END,
 };
 
 static const sy_pkey pk_rollback[] = {
     {.name = "success_rate_below", .type = SY_PK_PERCENT,
      .offset = OFF(sy_rollback_conf, success_rate_below),
-     .help = "roll back when the canary's success rate in the window is below this"},
+     .help = "roll back when the canary's success rate in the window is below this with 99.9% "
+             "confidence (docs/rollout.md)"},
     {.name = "p95_above", .type = SY_PK_DURATION, .offset = OFF(sy_rollback_conf, p95_above_ms),
-     .flags = SY_PKF_POSITIVE, .help = "roll back when the canary's P95 latency is above this"},
+     .flags = SY_PKF_POSITIVE,
+     .help = "roll back when the canary's P95 latency is above this with 99.9% confidence "
+             "(docs/rollout.md)"},
     {.name = "latency", .type = SY_PK_ENUM, .offset = OFF(sy_rollback_conf, latency),
      .def = "ttfb", .choices = latency_choices,
      .help = "ttfb: time to first byte (first token for streams); total: whole answer"},
     {.name = "window", .type = SY_PK_DURATION, .offset = OFF(sy_rollback_conf, window_ms),
-     .def = "5m", .flags = SY_PKF_POSITIVE, .help = "sliding window of the canary's stats"},
+     .def = "5m", .flags = SY_PKF_POSITIVE,
+     .help = "sliding window of both arms' attempts; also the least time at a step"},
     {.name = "min_requests", .type = SY_PK_INT, .offset = OFF(sy_rollback_conf, min_requests),
      .def = "200", .flags = SY_PKF_RANGE, .lo = 1, .hi = 1e9,
-     .help = "no decision on fewer requests than this in the window"},
+     .help = "no rollback or promotion on fewer canary attempts than this in the window"},
     {.name = "state_file", .type = SY_PK_PATH, .offset = OFF(sy_rollback_conf, state_file),
-     .help = "remembers a rollback or promotion across restarts; relative to the policy's "
-             "folder"},
+     .help = "remembers a rollback or promotion, and the month's budget spend, across "
+             "restarts; relative to the policy's folder"},
     END,
 };
 
@@ -308,10 +313,12 @@ static const sy_pkey pk_migration[] = {
 static const sy_pkey pk_budget[] = {
     {.name = "monthly_usd", .type = SY_PK_NUMBER, .offset = OFF(sy_budget_conf, monthly_usd),
      .flags = SY_PKF_REQUIRED | SY_PKF_POSITIVE | SY_PKF_RANGE, .lo = 0, .hi = 1e12,
-     .help = "spend per calendar month (UTC), from models.prices"},
+     .help = "spend per calendar month (UTC): each request's usage priced by "
+             "providers.*.prices, else models.prices; kept in migration.rollback.state_file"},
     {.name = "on_exceed", .type = SY_PK_ENUM, .offset = OFF(sy_budget_conf, on_exceed),
      .def = "alert", .choices = on_exceed_choices,
-     .help = "alert: metric and log only; reject: answer 429 until the month ends"},
+     .help = "alert: log at 80% and 100%, gauges for alert rules; reject: also answer new "
+             "requests 429 insufficient_quota once the month is spent, until it ends"},
     END,
 };
 

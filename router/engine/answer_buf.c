@@ -7,33 +7,29 @@
 
 #define FIRST_CAP 4096u
 
-static _Atomic uint64_t g_in_use;
-
-static int budget_take(uint64_t n, uint64_t budget)
+static int budget_take(_Atomic uint64_t *pool, uint64_t n, uint64_t budget)
 {
-    uint64_t cur = atomic_load_explicit(&g_in_use, memory_order_relaxed);
+    uint64_t cur = atomic_load_explicit(pool, memory_order_relaxed);
     do {
         if (n > budget || cur > budget - n) return -1;
-    } while (!atomic_compare_exchange_weak_explicit(&g_in_use, &cur, cur + n,
-                                                    memory_order_relaxed, memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(pool, &cur, cur + n, memory_order_relaxed,
+                                                    memory_order_relaxed));
     return 0;
 }
 
-static void budget_give(uint64_t n)
+static void budget_give(_Atomic uint64_t *pool, uint64_t n)
 {
-    atomic_fetch_sub_explicit(&g_in_use, n, memory_order_relaxed);
+    atomic_fetch_sub_explicit(pool, n, memory_order_relaxed);
 }
-
-uint64_t sy_answer_buf_in_use(void) { return atomic_load_explicit(&g_in_use, memory_order_relaxed); }
 
 /* Grow the capacity to exactly cap (> b->cap, <= max). */
 static sy_answer_buf_rc grow_to(sy_answer_buf *b, size_t cap, uint64_t budget)
 {
     size_t more = cap - b->cap;
-    if (budget_take(more, budget) != 0) return SY_ABUF_NO_MEMORY;
+    if (budget_take(b->pool, more, budget) != 0) return SY_ABUF_NO_MEMORY;
     char *nb = realloc(b->data, cap);
     if (!nb) {
-        budget_give(more);
+        budget_give(b->pool, more);
         return SY_ABUF_NO_MEMORY;
     }
     b->data = nb;
@@ -69,7 +65,7 @@ sy_answer_buf_rc sy_answer_buf_append(sy_answer_buf *b, const char *p, size_t n,
 
 void sy_answer_buf_free(sy_answer_buf *b)
 {
-    if (b->cap) budget_give(b->cap);
+    if (b->cap) budget_give(b->pool, b->cap);
     free(b->data);
-    memset(b, 0, sizeof *b);
+    sy_answer_buf_init(b, b->pool);
 }

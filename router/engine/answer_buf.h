@@ -6,8 +6,9 @@
  * memory bounded whatever upstreams send:
  *   max     - the largest answer one request may hold (server.max_response);
  *   budget  - what all answers being received in the process may hold
- *             together (server.max_response_memory), one atomic counter
- *             shared by every worker thread.
+ *             together (server.max_response_memory), counted in one atomic
+ *             counter shared by every worker thread (the pool: the router
+ *             context's, sy_router_answer_pool).
  * The budget counts allocated capacity: it is taken before memory is
  * allocated and given back when the buffer is freed, so the limit holds for
  * the allocator, not just for the bytes received.
@@ -20,10 +21,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdatomic.h>
+
 typedef struct sy_answer_buf {
     char *data;
     size_t len, cap;
+    _Atomic uint64_t *pool; /* bytes held by every buffer of the process */
 } sy_answer_buf;
+
+/* An empty buffer that counts against pool. */
+static inline void sy_answer_buf_init(sy_answer_buf *b, _Atomic uint64_t *pool)
+{
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->pool = pool;
+}
 
 typedef enum sy_answer_buf_rc {
     SY_ABUF_OK = 0,
@@ -42,7 +54,5 @@ sy_answer_buf_rc sy_answer_buf_append(sy_answer_buf *b, const char *p, size_t n,
 /* Free the memory and give it back to the budget; the buffer is empty again. */
 void sy_answer_buf_free(sy_answer_buf *b);
 
-/* Bytes of the budget taken right now, by every buffer of the process. */
-uint64_t sy_answer_buf_in_use(void);
 
 #endif

@@ -65,9 +65,12 @@ struct sy_exec {
                                * (Retry-After), or was skipped while it cools */
     size_t pick_from;         /* where the next pick starts, after a backoff */
     int io_finishing;         /* x->io is inside its on_done: the transport frees it */
+    int no_route_told;        /* the rollout heard this request found no canary route */
     int timer_is_deadline;    /* the attempt's T_FIRST_BYTE timer is request_timeout's */
-    char *out;                /* stream bytes of one upstream read, written at once */
+    char *out;                /* stream bytes not yet handed to the sink */
     size_t out_len, out_cap;
+    sy_timer *flush;          /* hands out to the sink once per loop turn (streams) */
+    int flush_armed;
 };
 
 static void pick_and_attempt(sy_exec *x, size_t from);
@@ -297,6 +300,7 @@ static void exec_free(sy_exec *x, int client_aborted, const char *cut)
     };
     sy_router_emit_request(x->env.router, &e);
     sy_timer_free(x->timer);
+    sy_timer_free(x->flush);
     if (x->hr.body_owned) free(x->hr.body_owned);
     sy_sse_free(&x->sse);
     sy_policy_unref(x->pol);
@@ -375,9 +379,38 @@ static int out_append(sy_exec *x, const char *p, size_t n)
 
 static void out_flush(sy_exec *x)
 {
+    if (x->flush_armed) {
+        sy_timer_cancel(x->flush);
+        x->flush_armed = 0;
+    }
     if (!x->out_len) return;
     x->sink->ops->stream_write(x->sink, x->out, x->out_len);
     x->out_len = 0;
+}
+
+static void on_flush(void *arg)
+{
+    sy_exec *x = arg;
+    x->flush_armed = 0;
+    out_flush(x);
+}
+
+/* What upstream reads produced goes to the client once per loop turn:
+ * libcurl hands over one read at a time (often one SSE event each), and a
+ * write per read would be a system call and a chunk per event. The timer
+ * fires on the next turn, after every read this turn brought. A large
+ * backlog goes out at once. */
+#define OUT_FLUSH_NOW (64u * 1024u)
+static void out_schedule(sy_exec *x)
+{
+    if (x->out_len >= OUT_FLUSH_NOW || !x->flush) {
+        out_flush(x);
+        return;
+    }
+    if (x->out_len && !x->flush_armed) {
+        x->flush_armed = 1;
+        sy_timer_arm_ns(x->flush, 0);
+    }
 }
 
 static void stream_commit(sy_exec *x, int status)
@@ -389,6 +422,7 @@ static void stream_commit(sy_exec *x, int status)
     x->sink->ops->stream_begin(x->sink, status, "text/event-stream", hdrs);
     x->client_ttfb = x->sink->ops->first_byte_ns(x->sink);
     x->last_data = now(x);
+    x->flush = sy_timer_new(x->env.loop, on_flush, x); /* NULL: write at once instead */
     int64_t idle = x->pol->server.stream_idle_timeout_ms;
     timer_set(x, T_IDLE, idle > 0 ? idle : 60000);
 }
@@ -492,7 +526,7 @@ static size_t io_data(void *ctx, const char *p, size_t n)
         }
         x->last_data = now(x);
         if (sy_sse_feed(&x->sse, p, n, on_sse_event, x) < 0) return 0; /* event too large */
-        out_flush(x);
+        out_schedule(x);
         return n;
     }
     if (x->refused) return 0; /* abort the exchange; io_done answers */
@@ -892,6 +926,23 @@ static int next_route(sy_exec *x)
     return 1;
 }
 
+/* A canary route none of whose endpoints is usable (breakers open, health
+ * checks failing, cooling after a 429): the rollout windows count it as a
+ * failure of the canary, once per request (issue 8: "each canary request
+ * that found no usable canary route"), so a canary whose every region is
+ * down cannot look healthy by sending no attempts. Not an attempt: the
+ * event has no endpoint and no_route set, and the metrics skip it. */
+static void tell_no_canary_route(sy_exec *x, const sy_plan_step *s)
+{
+    if (s->arm != SY_ARM_CANARY || x->no_route_told) return;
+    x->no_route_told = 1;
+    uint64_t t = now(x);
+    sy_attempt_event e = {.provider = s->provider->name, .endpoint = "", .model = s->model,
+                          .arm = sy_arm_name(s->arm), .failure = "no_route", .no_route = 1,
+                          .start_ns = t, .end_ns = t};
+    sy_router_emit_attempt(x->env.router, &e);
+}
+
 /* Try the route of step `from`, beginning with that endpoint and going on
  * by priority to the first one whose breaker allows a call; when none does,
  * the next route (the last route may wait for its soonest endpoint). */
@@ -925,10 +976,12 @@ static void pick_and_attempt(sy_exec *x, size_t from)
                 return;
             }
             note_route(x, s, "no usable endpoint (breaker open or cooling down)");
+            tell_no_canary_route(x, s);
             fail_final(x);
             return;
         }
         note_route(x, s, "no usable endpoint (breaker open or cooling down)");
+        tell_no_canary_route(x, s);
         from = x->step;
     }
 }
@@ -1084,6 +1137,7 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
     x->usage.input_tokens = x->usage.output_tokens = -1;
     x->t_start = r->start_ns;
     x->deadline = r->start_ns + (uint64_t)x->pol->server.request_timeout_ms * NS_PER_MS;
+    sy_answer_buf_init(&x->resp, sy_router_answer_pool(env->router));
     x->model = strdup(r->model);
     x->body = malloc(r->body_len + 1);
     x->timer = sy_timer_new(env->loop, on_timer, x);

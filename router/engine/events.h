@@ -2,7 +2,8 @@
  * events.h - what observers see. Every finished upstream attempt and every
  * finished client request becomes one event, fanned out by the router
  * context (router.h) to the metrics registry, the access log, cost
- * accounting and (next) the rollout windows. One event shape, many consumers.
+ * accounting and the rollout windows (router/rollout/counting.h). One event
+ * shape, many consumers.
  *
  * All strings are borrowed for the duration of the callback.
  */
@@ -20,7 +21,7 @@ typedef struct sy_attempt_event {
     /* Why it failed, NULL when it succeeded: "connect_error", "timeout",
      * "io_error", an HTTP status ("429", "503", ...), "stream_cut",
      * "stream_idle", "too_large", "client_error" (the client's own 4xx),
-     * "client_gone", "shutdown", "plugin_error". */
+     * "client_gone", "shutdown", "plugin_error"; "no_route" (no_route). */
     const char *failure;
     /* The failure's reason when a retry of the same route follows it, else
      * NULL: retries_total counts these, and only these. */
@@ -29,6 +30,10 @@ typedef struct sy_attempt_event {
     /* Not an attempt: a retry was wanted and the provider's retry budget
      * refused it (every other field but the names is zero). */
     int budget_exhausted;
+    /* Not an attempt: a canary request found no usable endpoint on a canary
+     * route (failure "no_route", endpoint ""); the rollout windows count it
+     * as a canary failure, other observers skip it. */
+    int no_route;
     int verdict;           /* sy_verdict */
     uint64_t start_ns;
     uint64_t ttfb_ns;      /* first byte of the answer; 0 when none */

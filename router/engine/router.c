@@ -19,10 +19,27 @@ struct sy_router {
     sy_observer observers[SY_ROUTER_MAX_OBSERVERS];
     int n_observers;
     struct sy_store *store;
+    struct sy_rollout *rollout;
+    pthread_mutex_t rl_mu;
+    sy_ratelimit rl;
+    _Atomic uint64_t answer_pool;
 };
+
+_Atomic uint64_t *sy_router_answer_pool(sy_router *r) { return &r->answer_pool; }
+
+int64_t sy_router_rate_limit(sy_router *r, const sy_rate_limit_conf *rl, uint64_t now_ns)
+{
+    if (!rl->enabled) return 0;
+    pthread_mutex_lock(&r->rl_mu);
+    int64_t wait = sy_ratelimit_take(&r->rl, rl, now_ns);
+    pthread_mutex_unlock(&r->rl_mu);
+    return wait;
+}
 
 void sy_router_set_store(sy_router *r, struct sy_store *s) { r->store = s; }
 struct sy_store *sy_router_store(const sy_router *r) { return r->store; }
+void sy_router_set_rollout(sy_router *r, struct sy_rollout *ro) { r->rollout = ro; }
+struct sy_rollout *sy_router_rollout(const sy_router *r) { return r->rollout; }
 
 static uint64_t fnv(uint64_t h, const char *s)
 {
@@ -35,11 +52,17 @@ static uint64_t ep_hash(const char *prov, const char *ep)
     return fnv(fnv(0xcbf29ce484222325ull, prov) * 0x100000001b3ull, ep);
 }
 
-sy_router *sy_router_new(void) { return calloc(1, sizeof(sy_router)); }
+sy_router *sy_router_new(void)
+{
+    sy_router *r = calloc(1, sizeof(sy_router));
+    if (r) pthread_mutex_init(&r->rl_mu, NULL);
+    return r;
+}
 
 void sy_router_free(sy_router *r)
 {
     if (!r) return;
+    pthread_mutex_destroy(&r->rl_mu);
     for (unsigned i = 0; i < EP_SLOTS; i++) {
         sy_endpoint_state *s = atomic_load(&r->eps[i]);
         if (!s) continue;

@@ -18,6 +18,7 @@
 #define SY_ROUTER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "breaker.h"
@@ -25,6 +26,7 @@
 #include "events.h"
 #include "ewma.h"
 #include "policy.h"
+#include "ratelimit.h"
 #include "retry_budget.h"
 
 typedef struct sy_endpoint_state {
@@ -65,6 +67,11 @@ sy_router *sy_router_new(void);
  * by serve before any worker runs; the router does not own it. */
 void sy_router_set_store(sy_router *r, struct sy_store *s);
 struct sy_store *sy_router_store(const sy_router *r);
+/* The live rollout (router/proxy/rollout_live.h), for the admin API. Set once
+ * by serve before any worker runs; the router does not own it. */
+struct sy_rollout;
+void sy_router_set_rollout(sy_router *r, struct sy_rollout *ro);
+struct sy_rollout *sy_router_rollout(const sy_router *r);
 void sy_router_free(sy_router *r);
 
 /* Observers: add them before any worker runs. */
@@ -82,6 +89,15 @@ int sy_router_bind(sy_router *r, const sy_policy *p);
 sy_endpoint_state *sy_router_endpoint(sy_router *r, const sy_policy_provider *prov,
                                       const sy_policy_endpoint *ep);
 sy_provider_state *sy_router_provider(sy_router *r, const sy_policy_provider *prov);
+
+/* The local rate limit: one bucket for the whole process, shared by every
+ * worker under a mutex held for a few arithmetic operations. Returns 0 when
+ * the request may go, else the ms until a token is there. */
+int64_t sy_router_rate_limit(sy_router *r, const sy_rate_limit_conf *rl, uint64_t now_ns);
+
+/* The bytes every non-streamed answer being received holds (answer_buf.h),
+ * bounded by server.max_response_memory. */
+_Atomic uint64_t *sy_router_answer_pool(sy_router *r);
 
 /* Visit every endpoint state (for /admin/status and /metrics). */
 void sy_router_each_endpoint(sy_router *r, void (*fn)(void *ctx, sy_endpoint_state *s),

@@ -30,6 +30,17 @@ static int reserve(char **buf, size_t *cap, size_t need)
     return 0;
 }
 
+/* Where the next line end (LF or CR) is in q[i..n), or n: two memchr calls
+ * (the CR search bounded by the LF found) rather than a byte loop, since an
+ * SSE event is mostly one long data line. */
+static size_t line_end(const char *q, size_t i, size_t n)
+{
+    const char *lf = memchr(q + i, '\n', n - i);
+    size_t lim = lf ? (size_t)(lf - q) : n;
+    const char *cr = lim > i ? memchr(q + i, '\r', lim - i) : NULL;
+    return cr ? (size_t)(cr - q) : lim;
+}
+
 /* Scan q[from..n) of the event that starts at q[0] for the blank line that
  * ends it, carrying the line state in s. Returns the event's length, or 0
  * when it is not complete yet (the state then covers all n bytes). */
@@ -43,6 +54,7 @@ static size_t scan_event(sy_sse_splitter *s, const char *q, size_t from, size_t 
         }
         if (c != '\n' && c != '\r') {
             s->at_line_start = 0;
+            i = line_end(q, i, n) - 1; /* the loop's i++ lands on the line end */
             continue;
         }
         s->skip_lf = c == '\r';
@@ -65,8 +77,7 @@ static size_t scan_event(sy_sse_splitter *s, const char *q, size_t from, size_t 
  * next line starts. */
 static const char *next_line(const char *q, const char *end, size_t *len)
 {
-    const char *p = q;
-    while (p < end && *p != '\n' && *p != '\r') p++;
+    const char *p = q + line_end(q, 0, (size_t)(end - q));
     *len = (size_t)(p - q);
     if (p < end && *p == '\r') {
         p++;

@@ -91,5 +91,8 @@ void sy_metrics_seed_policy(const sy_policy *p)
         sy_metrics_declare_model(p->models[k], has_price(p, p->models[k]));
     sy_metrics_declare_model(OTHER_MODEL, 0);
 
+    /* Every reason a rollback can have (spec.md): all at 0 from the start. */
+    sy_metrics_declare_rollbacks("success_rate");
+    sy_metrics_declare_rollbacks("p95");
     sy_metrics_declare_rollbacks("admin");
 }

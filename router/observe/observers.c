@@ -26,6 +26,7 @@ static void metrics_attempt(void *ctx, const sy_attempt_event *e)
         sy_metrics_inc_retry_budget_exhausted(e->provider);
         return;
     }
+    if (e->no_route) return; /* not an attempt: for the rollout windows only */
     sy_metrics_observe_attempt(e);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "rollout_live.h"
 #include "router.h"
 #include "runtime.h"
 
@@ -62,7 +63,9 @@ void sy_admin_status(sy_conn *c, const sy_policy *p, sy_router *r)
     else cJSON_AddNullToObject(ro, "canary");
     cJSON_AddNumberToObject(ro, "percent", sy_runtime_percent());
     cJSON_AddNumberToObject(ro, "policy_percent", m->enabled ? m->percent : 0);
-    cJSON_AddStringToObject(ro, "state", sy_rollout_state_name(sy_runtime_rollout_state()));
+    sy_rollout *rollout = sy_router_rollout(r);
+    if (rollout) sy_rollout_status(rollout, ro); /* state, last change, windows, ... */
+    else cJSON_AddStringToObject(ro, "state", "progressing");
 
     cJSON *eps = cJSON_AddArrayToObject(root, "endpoints");
     for (size_t i = 0; i < p->n_providers; i++) {
@@ -90,7 +93,7 @@ void sy_admin_status(sy_conn *c, const sy_policy *p, sy_router *r)
     free(text);
 }
 
-void sy_admin_rollout(sy_conn *c, const sy_policy *p, const char *body, size_t len)
+void sy_admin_rollout(sy_conn *c, const sy_policy *p, sy_router *r, const char *body, size_t len)
 {
     (void)p;
     cJSON *j = cJSON_ParseWithLength(body, len);
@@ -108,16 +111,24 @@ void sy_admin_rollout(sy_conn *c, const sy_policy *p, const char *body, size_t l
                               "action \"set\" needs a numeric \"percent\"");
         return;
     }
-    char err[160];
-    if (sy_runtime_rollout_action(action->valuestring, cJSON_IsNumber(percent) ? percent->valuedouble : 0,
-                                  err, sizeof err) != 0) {
-        cJSON_Delete(j);
+    char err[200] = "no rollout in this process";
+    sy_rollout *rollout = sy_router_rollout(r);
+    int rc = rollout ? sy_rollout_action(rollout, action->valuestring,
+                                         cJSON_IsNumber(percent) ? percent->valuedouble : 0, err,
+                                         sizeof err)
+                     : -2;
+    cJSON_Delete(j);
+    if (rc == -2) {
+        sy_conn_respond_error(c, 409, "invalid_request_error", "rollout_conflict", NULL, "%s", err);
+        return;
+    }
+    if (rc != 0) {
         sy_conn_respond_error(c, 400, "invalid_request_error", "invalid_action", NULL, "%s", err);
         return;
     }
-    cJSON_Delete(j);
+    /* Persisted: the main thread's next tick (200 ms) writes it to state_file. */
     char out[160];
     int n = snprintf(out, sizeof out, "{\"percent\":%.2f,\"state\":\"%s\"}\n", sy_runtime_percent(),
-                     sy_rollout_state_name(sy_runtime_rollout_state()));
+                     sy_rollout_state(rollout));
     sy_conn_respond(c, 200, "application/json", NULL, out, (size_t)n);
 }

@@ -17,6 +17,7 @@
 
 typedef struct sy_gateway {
     sy_router *router;
+    struct sy_budget *budget; /* the monthly budget (budget.h); NULL: never refuses */
 } sy_gateway;
 
 /* One worker's state (the front's sy_worker_state). */

@@ -6,6 +6,7 @@
 #include "routes.h"
 
 #include "admin.h"
+#include "budget.h"
 #include "clock.h"
 #include "conn.h"
 #include "gateway.h"
@@ -95,7 +96,7 @@ static void method_not_allowed(sy_conn *c, const char *allow)
 /* Answer a request the router handles itself, and report it. */
 static void route_local(sy_gateway *g, sy_conn *c, const sy_http_req *req, sy_policy *p, const char *rid_hdr,
                         int models, int admin_status, int admin_rollout, sy_op op,
-                        int64_t wait_ms, char *body, size_t body_len)
+                        int over_budget, int64_t wait_ms, char *body, size_t body_len)
 {
     if (admin_status || admin_rollout) {
         if (!sy_admin_allowed(p, req)) {
@@ -107,7 +108,7 @@ static void route_local(sy_gateway *g, sy_conn *c, const sy_http_req *req, sy_po
         } else if (admin_status) {
             sy_admin_status(c, p, g->router);
         } else {
-            sy_admin_rollout(c, p, body, body_len);
+            sy_admin_rollout(c, p, g->router, body, body_len);
         }
         return;
     }
@@ -116,6 +117,15 @@ static void route_local(sy_gateway *g, sy_conn *c, const sy_http_req *req, sy_po
         snprintf(h, sizeof h, "%sWWW-Authenticate: Bearer\r\n", rid_hdr);
         sy_conn_respond_error(c, 401, "invalid_request_error", "invalid_api_key", h,
                               "missing or wrong API key: send Authorization: Bearer <client key>");
+        return;
+    }
+    if (op && over_budget) {
+        /* budget.on_exceed: reject. Nothing goes upstream; SDKs read
+         * x-should-retry: false and do not retry a refusal that lasts the month. */
+        char h[192], msg[400];
+        snprintf(h, sizeof h, "%sx-should-retry: false\r\n", rid_hdr);
+        sy_budget_refusal(g->budget, msg, sizeof msg);
+        sy_conn_respond_error(c, 429, "insufficient_quota", "insufficient_quota", h, "%s", msg);
         return;
     }
     if (op) {
@@ -199,6 +209,7 @@ void sy_route_request(void *ctx, sy_conn *c, const sy_http_req *req, char *body,
     int admin_rollout = path_is(req, "/admin/rollout");
     sy_policy *p = NULL;
     int64_t wait_ms = 0;
+    int over_budget = 0;
     if (!op && !models && !admin_status && !admin_rollout) {
         sy_conn_respond_error(c, 404, "invalid_request_error", "not_found", rid_hdr,
                               "no such path: %.*s", (int)(req->path_len > 200 ? 200 : req->path_len),
@@ -211,13 +222,13 @@ void sy_route_request(void *ctx, sy_conn *c, const sy_http_req *req, char *body,
         method_not_allowed(c, "POST");
     } else if (!(p = sy_runtime_acquire())) {
         sy_conn_respond_error(c, 503, "service_unavailable", "not_ready", rid_hdr, "no policy loaded");
-    } else if (op && client_allowed(p, req) &&
-               (wait_ms = sy_ratelimit_take(&p->rate_limit, sy_now_ns())) == 0) {
+    } else if (op && client_allowed(p, req) && !(over_budget = sy_budget_refuses(g->budget)) &&
+               (wait_ms = sy_router_rate_limit(g->router, &p->rate_limit, sy_now_ns())) == 0) {
         if (sy_proxy_start(c, p, req, body, body_len, op, rid)) return; /* takes the reference */
         p = NULL;
     } else {
-        route_local(g, c, req, p, rid_hdr, models, admin_status, admin_rollout, op, wait_ms,
-                    body, body_len);
+        route_local(g, c, req, p, rid_hdr, models, admin_status, admin_rollout, op, over_budget,
+                    wait_ms, body, body_len);
     }
     if (p) sy_policy_unref(p);
     sy_proxy_report_local(c, req, rid, NULL);

@@ -20,22 +20,11 @@ static sy_plugin_registry registry;
 static int registry_ready;
 static _Atomic uint64_t generation;
 static _Atomic int64_t loaded_at;
-/* percent in basis points, so it can be read without the lock */
+/* The canary share in basis points, so the request path reads it without a
+ * lock. The rollout (rollout_live.c) decides it and publishes it here. */
 static _Atomic int32_t percent_bp;
-static _Atomic int rollout_state;
-static int percent_overridden; /* an admin action set it; reloads keep it */
 
-const char *sy_rollout_state_name(sy_rollout_state s)
-{
-    switch (s) {
-    case SY_ROLLOUT_ACTIVE: return "active";
-    case SY_ROLLOUT_PAUSED: return "paused";
-    case SY_ROLLOUT_ROLLED_BACK: return "rolled_back";
-    }
-    return "unknown";
-}
-
-static void set_percent(double p)
+void sy_runtime_set_percent(double p)
 {
     atomic_store(&percent_bp, (int32_t)(p * 100.0 + 0.5));
     sy_metrics_set_rollout_percent(p);
@@ -61,7 +50,7 @@ int sy_runtime_init(const char *path)
     current = p;
     atomic_store(&generation, 1);
     atomic_store(&loaded_at, (int64_t)time(NULL));
-    set_percent(p->migration.enabled ? p->migration.percent : 0);
+    sy_runtime_set_percent(0); /* until the rollout publishes the share */
     sy_metrics_seed_policy(p);
     return 0;
 }
@@ -95,8 +84,6 @@ int sy_runtime_reload(void)
     pthread_mutex_lock(&lock);
     sy_policy *old = current;
     current = p;
-    if (!percent_overridden && atomic_load(&rollout_state) == SY_ROLLOUT_ACTIVE)
-        set_percent(p->migration.enabled ? p->migration.percent : 0);
     pthread_mutex_unlock(&lock);
     if (old) sy_policy_unref(old); /* requests in flight hold their own references */
     atomic_fetch_add(&generation, 1);
@@ -116,36 +103,3 @@ sy_policy *sy_runtime_acquire(void)
 uint64_t sy_runtime_generation(void) { return atomic_load(&generation); }
 int64_t sy_runtime_loaded_at(void) { return atomic_load(&loaded_at); }
 double sy_runtime_percent(void) { return atomic_load(&percent_bp) / 100.0; }
-sy_rollout_state sy_runtime_rollout_state(void) { return (sy_rollout_state)atomic_load(&rollout_state); }
-
-int sy_runtime_rollout_action(const char *action, double percent, char *err, size_t errlen)
-{
-    pthread_mutex_lock(&lock);
-    int rc = 0;
-    if (!strcmp(action, "rollback")) {
-        set_percent(0);
-        atomic_store(&rollout_state, SY_ROLLOUT_ROLLED_BACK);
-        percent_overridden = 1;
-        sy_metrics_inc_rollbacks("admin"); /* spec.md: success_rate | p95 | admin */
-        sy_log_warn("rollout rolled back by the admin API: canary share is now 0%%");
-    } else if (!strcmp(action, "pause")) {
-        atomic_store(&rollout_state, SY_ROLLOUT_PAUSED);
-    } else if (!strcmp(action, "resume")) {
-        atomic_store(&rollout_state, SY_ROLLOUT_ACTIVE);
-    } else if (!strcmp(action, "set")) {
-        if (!(percent >= 0 && percent <= 100)) {
-            snprintf(err, errlen, "percent must be between 0 and 100");
-            rc = -1;
-        } else {
-            set_percent(percent);
-            percent_overridden = 1;
-            atomic_store(&rollout_state, SY_ROLLOUT_ACTIVE);
-            sy_log_info("rollout set to %.2f%% by the admin API", percent);
-        }
-    } else {
-        snprintf(err, errlen, "unknown action '%.32s' (want rollback, pause, resume or set)", action);
-        rc = -1;
-    }
-    pthread_mutex_unlock(&lock);
-    return rc;
-}

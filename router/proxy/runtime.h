@@ -1,7 +1,7 @@
 /*
  * runtime.h - state that outlives one policy snapshot: the current snapshot
- * itself, the live rollout (percent and state), and counters the admin API
- * shows. Keyed by names, so a reload keeps it.
+ * itself, the live canary share, and counters the admin API shows. Keyed
+ * by names, so a reload keeps it.
  *
  * The current policy is swapped under a mutex; a request takes a reference at
  * its start (sy_runtime_acquire) and finishes on that snapshot even if a
@@ -14,13 +14,6 @@
 #include "policy.h"
 
 struct sy_plugin_registry;
-
-typedef enum sy_rollout_state {
-    SY_ROLLOUT_ACTIVE = 0,
-    SY_ROLLOUT_PAUSED,
-    SY_ROLLOUT_ROLLED_BACK,
-} sy_rollout_state;
-const char *sy_rollout_state_name(sy_rollout_state s);
 
 /* Load the first policy (SY_LOAD_SERVE). Prints diagnostics to stderr.
  * Returns 0 when it loaded. */
@@ -35,10 +28,9 @@ sy_policy *sy_runtime_acquire(void); /* a reference; sy_policy_unref when done *
 uint64_t sy_runtime_generation(void); /* bumps on every successful (re)load */
 int64_t sy_runtime_loaded_at(void);   /* wall seconds */
 
-/* The live rollout. */
+/* The canary share, in percent: read by every request (an atomic, no lock),
+ * set by the rollout (rollout_live.h) on the main thread or an admin call. */
 double sy_runtime_percent(void);
-sy_rollout_state sy_runtime_rollout_state(void);
-/* Admin actions; return 0 or -1 with a message. */
-int sy_runtime_rollout_action(const char *action, double percent, char *err, size_t errlen);
+void sy_runtime_set_percent(double percent);
 
 #endif

@@ -25,7 +25,8 @@ typedef struct script_tp script_tp;
 struct sy_exchange_io {
     script_tp *tp;
     sy_exchange_io *prev, *next; /* the transport's exchanges in flight */
-    size_t rec;                  /* index of its record */
+    size_t rec;                  /* index of its record; NO_REC: its own (recording off) */
+    sy_script_record own;        /* its record when the transport keeps none */
     sy_timer *timer;
     const sy_io_cbs *cbs;
     void *ctx;
@@ -50,7 +51,10 @@ struct script_tp {
     size_t live, misuse;
     sy_script_pick_fn pick;
     void *pick_ctx;
+    int no_records;              /* sy_script_set_recording(t, 0) */
 };
+
+#define NO_REC SIZE_MAX
 
 /* ------------------------------------------------------------ outcomes */
 
@@ -151,6 +155,8 @@ int sy_script_push(sy_transport *t, const char *provider, const char *endpoint,
     return 0;
 }
 
+void sy_script_set_recording(sy_transport *t, int on) { ((script_tp *)t)->no_records = !on; }
+
 void sy_script_set_picker(sy_transport *t, sy_script_pick_fn fn, void *ctx)
 {
     script_tp *tp = (script_tp *)t;
@@ -160,7 +166,10 @@ void sy_script_set_picker(sy_transport *t, sy_script_pick_fn fn, void *ctx)
 
 /* ------------------------------------------------------------ exchanges */
 
-static sy_script_record *rec_of(sy_exchange_io *x) { return &x->tp->recs[x->rec]; }
+static sy_script_record *rec_of(sy_exchange_io *x)
+{
+    return x->rec == NO_REC ? &x->own : &x->tp->recs[x->rec];
+}
 
 static void x_free(sy_exchange_io *x)
 {
@@ -282,8 +291,13 @@ static int parse_headers(sy_exchange_io *x)
     return 0;
 }
 
-static int add_record(script_tp *tp, const sy_io_request *r, uint64_t now)
+static int add_record(script_tp *tp, sy_exchange_io *x, const sy_io_request *r, uint64_t now)
 {
+    if (tp->no_records) {
+        x->rec = NO_REC;
+        x->own.start_ns = now;
+        return 0;
+    }
     if (tp->n_recs == tp->cap_recs) {
         size_t cap = tp->cap_recs ? tp->cap_recs * 2 : 64;
         sy_script_record *nr = realloc(tp->recs, cap * sizeof *nr);
@@ -300,7 +314,7 @@ static int add_record(script_tp *tp, const sy_io_request *r, uint64_t now)
     snprintf(rec->model, sizeof rec->model, "%s", r->req && r->req->model ? r->req->model : "");
     rec->stream = r->req ? r->req->stream : 0;
     rec->start_ns = now;
-    tp->n_recs++;
+    x->rec = tp->n_recs++;
     return 0;
 }
 
@@ -329,13 +343,12 @@ static sy_exchange_io *script_start(sy_transport *t, const sy_io_request *r, con
     script_tp *tp = (script_tp *)t;
     sy_exchange_io *x = calloc(1, sizeof *x);
     int unscripted = 0;
-    if (!x || add_record(tp, r, sy_loop_now(tp->loop)) != 0) {
+    if (!x || add_record(tp, x, r, sy_loop_now(tp->loop)) != 0) {
         free(x);
         snprintf(msg, msglen, "out of memory");
         return NULL;
     }
     x->tp = tp;
-    x->rec = tp->n_recs - 1;
     x->cbs = cbs;
     x->ctx = ctx;
     x->stream = r->req ? r->req->stream : 0;
@@ -344,8 +357,8 @@ static sy_exchange_io *script_start(sy_transport *t, const sy_io_request *r, con
         sy_timer_free(x->timer);
         outcome_free(&x->o);
         free(x->hdr_buf);
+        if (x->rec != NO_REC) tp->n_recs--;
         free(x);
-        tp->n_recs--;
         snprintf(msg, msglen, "out of memory");
         return NULL;
     }

@@ -102,6 +102,11 @@ typedef int (*sy_script_pick_fn)(void *ctx, const sy_io_request *r, uint64_t now
                                  sy_script_outcome *out);
 void sy_script_set_picker(sy_transport *t, sy_script_pick_fn fn, void *ctx);
 
+/* Keep a record of every exchange (on, the default) or of none (`simulate`:
+ * millions of exchanges; the sy_script_count* and record queries then see
+ * only what was recorded while it was on). */
+void sy_script_set_recording(sy_transport *t, int on);
+
 /* The exchanges started so far, in order. A record pointer stays valid until
  * the next exchange starts. */
 size_t sy_script_count(const sy_transport *t);

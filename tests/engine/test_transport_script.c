@@ -355,3 +355,38 @@ Test(transport_script, picker_serves_what_no_queue_has)
     cr_expect_eq(calls, 2);
     w_free(&w);
 }
+
+/* simulate's mode (sy_script_set_recording(t, 0)): exchanges behave exactly
+ * the same and nothing is kept per exchange once it ends. */
+Test(transport_script, recording_off_keeps_nothing_and_changes_nothing)
+{
+    world w = w_new();
+    sy_script_set_recording(w.tp, 0);
+    sy_script_outcome o = answer(503, "Retry-After: 2", "{\"error\":{}}", 30);
+    o.times = SY_SCRIPT_ALWAYS;
+    cr_assert_eq(sy_script_push(w.tp, "a", NULL, &o), 0);
+    probe p[3];
+    memset(p, 0, sizeof p);
+    for (int i = 0; i < 3; i++) start(&w, &p[i], "a", "e1", 0, 0);
+    cr_expect_eq(sy_script_live(w.tp), 3);
+    sy_loop_sim_run(w.loop, 100);
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(p[i].dones, 1);
+        cr_expect_eq(p[i].status, 503);
+        cr_expect_eq(p[i].done_ns, T0 + MS(30));
+        cr_expect_str_eq(p[i].data, "{\"error\":{}}");
+    }
+    cr_expect_eq(sy_script_live(w.tp), 0);
+    cr_expect_eq(sy_script_count(w.tp), 0, "no record kept");
+    cr_expect_null(sy_script_record_at(w.tp, 0));
+    /* Back on: recorded from here. */
+    sy_script_set_recording(w.tp, 1);
+    probe q;
+    memset(&q, 0, sizeof q);
+    start(&w, &q, "a", "e1", 0, 0);
+    sy_loop_sim_run(w.loop, 100);
+    cr_expect_eq(sy_script_count(w.tp), 1);
+    cr_expect_eq(sy_script_record_at(w.tp, 0)->status, 503);
+    cr_expect_eq(sy_script_misuse(w.tp), 0);
+    w_free(&w);
+}

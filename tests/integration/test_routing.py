@@ -137,6 +137,24 @@ class CanarySplit(IntegrationCase):
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertEqual(json.loads(out.stdout)["arm"], arms[f"u{i}"], f"u{i}")
 
+    def test_long_sticky_keys_read_whole_like_explain(self):
+        """serve reads a sticky key whole, however long, from a header or a body string,
+        as explain does: both name the same arm (it used to cut headers at 255 bytes and
+        drop body values of 256 bytes or more)."""
+        mock, router = self.start_pair(endpoints=("st",), canary_endpoints=("cn",), percent=50)
+        for n in (255, 256, 300, 4000):
+            for i in range(6):
+                user = (f"long-{i}-" + "x" * n)[:n]
+                out = subprocess.run([harness.switchyard_bin(), "explain", router.policy_path,
+                                      "--model", "gpt-4o-mini", "--user", user, "--json"],
+                                     capture_output=True, timeout=10, text=True)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                want = json.loads(out.stdout)["arm"]
+                r = router.chat(chat_body("gpt-4o-mini"), headers={"x-user-id": user})
+                self.assertEqual(r.header("x-switchyard-arm"), want, f"header, {n} bytes")
+                r = router.chat(chat_body("gpt-4o-mini", user=user))
+                self.assertEqual(r.header("x-switchyard-arm"), want, f"body, {n} bytes")
+
 
 if __name__ == "__main__":
     harness.main()

@@ -117,6 +117,11 @@ class LiveMetrics(IntegrationCase):
                                    endpoint=ep), 0)
         for prov in ("primary", "relay"):
             self.assertEqual(value(fams, "switchyard_retry_budget_exhausted_total", provider=prov), 0)
+            for model in MODELS:
+                self.assertTrue(has(fams, "switchyard_requests_without_usage_total", provider=prov,
+                                    model=model), f"{prov}/{model} without_usage not seeded")
+        self.assertEqual(value(fams, "switchyard_budget_limit_usd"), 1000)
+        self.assertEqual(value(fams, "switchyard_budget_spent_usd"), 0)
 
     def test_traffic_of_every_kind_then_promtool_and_the_kit(self):
         mock, router = self.start()
@@ -206,6 +211,9 @@ class LiveMetrics(IntegrationCase):
         self.assertGreaterEqual(value(fams, "switchyard_upstream_attempts_total", code="429"), 1)
         self.assertGreaterEqual(value(fams, "switchyard_retries_total", reason="503"), 1, text)
         self.assertGreater(value(fams, "switchyard_tokens_total", kind="input"), 0)
+        # the cut stream: answered, billed upstream, no usage
+        self.assertGreaterEqual(value(fams, "switchyard_requests_without_usage_total",
+                                      provider="primary"), 1, text)
         self.assertGreater(value(fams, "switchyard_overhead_seconds_count"), 0)
         self.assertGreater(value(fams, "switchyard_upstream_ttfb_seconds_count"), 0)
 

@@ -58,7 +58,7 @@ def test_plugins_lists_the_shipped_plugins():
     for line in [f'openai 1.0.0 (plugin ABI {ABI})', f'holysheep 1.0.0 (plugin ABI {ABI})',
                  f'mock 1.0.0 (plugin ABI {ABI})', f'this switchyard speaks plugin ABI {ABI}',
                  '    api_key (secret, required)', '    organization (string, optional)',
-                 '    include_usage_in_streams (bool, default false)',
+                 '    include_usage_in_streams (bool, default true)',
                  '    region (string, optional)', '    latency (duration, default 20ms)',
                  '    reply (string, default "Hello from the switchyard mock provider.")',
                  '    models (string, default "")', 'answers locally (no upstream)',
