@@ -1,5 +1,5 @@
-/* engine.c - the attempt state machine (see engine.h). */
-#include "engine.h"
+/* engine.c - the attempt state machine (see engine.h; its parts: engine_impl.h). */
+#include "engine_impl.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -7,97 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer_buf.h"
 #include "backoff.h"
 #include "events.h"
-#include "json_escape.h"
 #include "log.h"
-#include "planner.h"
-#include "redact.h"
-#include "sse.h"
-#include "utf8.h"
-
-#define MAX_SSE_EVENT (4u << 20)
-#define MAX_COOL_MS (3600 * 1000) /* a Retry-After cools an endpoint for at most an hour */
-#define NS_PER_MS 1000000ull
-#define HDRS_CAP 3072 /* x-switchyard-*, passed-through rate-limit headers, Retry-After */
-
-typedef enum timer_use { T_NONE, T_BACKOFF, T_FIRST_BYTE, T_BODY, T_IDLE } timer_use;
-
-struct sy_exec {
-    sy_engine_env env;
-    sy_sink *sink;
-    sy_policy *pol;
-    sy_op op;
-    int stream;
-    char *body;
-    size_t body_len;
-    char *model;
-    char request_id[72];
-    const char *method, *path;
-    sy_plan plan;
-    size_t step;              /* the step of the attempt in flight, or to try next */
-    int attempts, route_attempts;
-    uint64_t t_start, deadline, upstream_ns, attempt_start, attempt_ttfb, client_ttfb, last_data;
-    sy_request preq;
-    sy_http_request hr;
-    /* the attempt in flight */
-    sy_transport *tp;
-    sy_exchange_io *io;
-    sy_endpoint_state *eps;
-    sy_breaker_permit permit;
-    int permit_held;
-    sy_answer_buf resp;       /* a non-streamed answer being received */
-    int refused;              /* sy_answer_buf_rc: the answer was cut off on purpose */
-    int resp_status;
-    int committed, saw_done, stream_error, paused, deadline_hit;
-    sy_sse_splitter sse;
-    sy_usage usage;
-    char last_error[384];
-    char why[1024];           /* each route given up, and why: for the final 502 */
-    size_t why_len;
-    const sy_plan_step *answered, *last;
-    sy_timer *timer;
-    timer_use timer_use;
-    uint64_t skip_providers;  /* providers (by index, < 64) that refused their key */
-    uint64_t soonest_usable;  /* soonest end of a cooldown or open breaker seen, ns; 0 none */
-    int back_status;          /* 429 or 503: an endpoint asked to be called back later
-                               * (Retry-After), or was skipped while it cools */
-    size_t pick_from;         /* where the next pick starts, after a backoff */
-    int io_finishing;         /* x->io is inside its on_done: the transport frees it */
-    int no_route_told;        /* the rollout heard this request found no canary route */
-    int timer_is_deadline;    /* the attempt's T_FIRST_BYTE timer is request_timeout's */
-    char *out;                /* stream bytes not yet handed to the sink */
-    size_t out_len, out_cap;
-    sy_timer *flush;          /* hands out to the sink once per loop turn (streams) */
-    int flush_armed;
-};
 
 static void pick_and_attempt(sy_exec *x, size_t from);
 static void after_failure(sy_exec *x, sy_verdict v, const char *failure, int status,
                           int64_t retry_after_ms);
 
 /* ------------------------------------------------------------ helpers */
-
-static uint64_t now(const sy_exec *x) { return sy_loop_now(x->env.loop); }
-
-static int64_t ms_left(const sy_exec *x)
-{
-    uint64_t t = now(x);
-    return t >= x->deadline ? 0 : (int64_t)((x->deadline - t) / NS_PER_MS);
-}
-
-static const char *step_provider(const sy_plan_step *s) { return s ? s->provider->name : ""; }
-static const char *step_endpoint(const sy_plan_step *s) { return s ? s->endpoint->name : ""; }
-static size_t provider_index(const sy_exec *x, const sy_plan_step *s)
-{
-    return (size_t)(s->provider - x->pol->providers);
-}
-static int provider_skipped(const sy_exec *x, const sy_plan_step *s)
-{
-    size_t i = provider_index(x, s);
-    return i < 64 && (x->skip_providers >> i & 1u);
-}
 
 /* Append "provider/model: why" to the list the final 502 shows. */
 static void note_route(sy_exec *x, const sy_plan_step *s, const char *fmt, ...)
@@ -123,84 +41,13 @@ static void note_soonest(sy_exec *x, uint64_t at)
     if (at && (!x->soonest_usable || at < x->soonest_usable)) x->soonest_usable = at;
 }
 
-/* s as a header value: printable ASCII as is; '%', space and every other
- * byte (control bytes, the UTF-8 of non-ASCII names) as %XX. Model names
- * come from clients: raw bytes must not reach a header (docs/policy.md). */
-static void header_safe(const char *s, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t j = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p && j + 4 <= cap; p++) {
-        if (*p > 0x20 && *p < 0x7f && *p != '%') {
-            out[j++] = (char)*p;
-        } else {
-            out[j++] = '%';
-            out[j++] = hex[*p >> 4];
-            out[j++] = hex[*p & 15];
-        }
-    }
-    out[j] = '\0';
-}
-
-/* Upstream response headers passed on to the client, from the upstream that
- * answered: the rate-limit state clients pace themselves by. A fixed list
- * (README); a value that is not 1..PASS_VALUE_MAX bytes of printable ASCII,
- * or that holds a secret, is dropped. Retry-After goes with a 429 or 503. */
-static const char *const passed_headers[] = {
-    "x-ratelimit-limit-requests",     "x-ratelimit-limit-tokens",
-    "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-requests",     "x-ratelimit-reset-tokens",
-};
-#define PASS_VALUE_MAX 64
-
-static int pass_value_ok(const char *v)
-{
-    size_t n = 0;
-    for (; v[n]; n++)
-        if (n >= PASS_VALUE_MAX || (unsigned char)v[n] < 0x20 || (unsigned char)v[n] > 0x7e)
-            return 0;
-    return n > 0;
-}
-
-static void pass_header(const sy_exec *x, const char *name, char *buf, size_t cap, size_t *off)
-{
-    const char *v = x->tp->ops->header(x->io, name);
-    if (!v || !pass_value_ok(v) || sy_redact_found(x->pol->redactor, v, strlen(v))) return;
-    int n = snprintf(buf + *off, cap - *off, "%s: %s\r\n", name, v);
-    if (n > 0 && (size_t)n < cap - *off) *off += (size_t)n;
-    else buf[*off] = '\0'; /* no room: leave it out rather than cut a line */
-}
-
-/* x-request-id and x-switchyard-* for the client; with upstream (the
- * exchange in x->io answered, with this status), the passed-through
- * upstream headers. */
-static void answer_headers(const sy_exec *x, int upstream, int status, char *buf, size_t cap)
-{
-    const sy_plan_step *s = x->answered ? x->answered : x->last;
-    char provider[200], endpoint[200], model[800];
-    header_safe(step_provider(s), provider, sizeof provider);
-    header_safe(step_endpoint(s), endpoint, sizeof endpoint);
-    header_safe(x->answered ? x->answered->model : "", model, sizeof model);
-    int n = snprintf(buf, cap,
-                     "x-request-id: %s\r\nx-switchyard-arm: %s\r\nx-switchyard-provider: %s\r\n"
-                     "x-switchyard-endpoint: %s\r\nx-switchyard-model: %s\r\n"
-                     "x-switchyard-attempts: %d\r\n",
-                     x->request_id, sy_arm_name(s ? s->arm : x->plan.arm), provider, endpoint,
-                     model, x->attempts);
-    if (!upstream || !x->io || n < 0 || (size_t)n >= cap) return;
-    size_t off = (size_t)n;
-    for (size_t i = 0; i < sizeof passed_headers / sizeof *passed_headers; i++)
-        pass_header(x, passed_headers[i], buf, cap, &off);
-    if (status == 429 || status == 503) pass_header(x, "retry-after", buf, cap, &off);
-}
-
-static void timer_set(sy_exec *x, timer_use use, int64_t ms)
+void ex_timer_set(sy_exec *x, timer_use use, int64_t ms)
 {
     x->timer_use = use;
     sy_timer_arm_ms(x->timer, ms);
 }
 
-static void timer_clear(sy_exec *x)
+void ex_timer_clear(sy_exec *x)
 {
     if (x->timer_use != T_NONE) sy_timer_cancel(x->timer);
     x->timer_use = T_NONE;
@@ -209,7 +56,7 @@ static void timer_clear(sy_exec *x)
 /* ------------------------------------------------- one attempt's end */
 
 /* Hand the breaker permit back and feed the endpoint's latency. */
-static void attempt_release(sy_exec *x, sy_breaker_outcome outcome)
+void ex_attempt_release(sy_exec *x, sy_breaker_outcome outcome)
 {
     sy_endpoint_state *s = x->eps;
     if (!s) return;
@@ -241,7 +88,7 @@ static void cool_endpoint(sy_exec *x, const sy_plan_step *s, int64_t ms)
     pthread_mutex_unlock(&st->mu);
 }
 
-static void emit_attempt(sy_exec *x, int status, const char *failure, int retried)
+void ex_emit_attempt(sy_exec *x, int status, const char *failure, int retried)
 {
     const sy_plan_step *s = &x->plan.steps[x->step];
     sy_attempt_event a = {
@@ -253,234 +100,6 @@ static void emit_attempt(sy_exec *x, int status, const char *failure, int retrie
     sy_router_emit_attempt(x->env.router, &a);
 }
 
-/* ------------------------------------------------------ request end */
-
-/* Priced by the provider and model that answered; -1 (unknown, never free)
- * without a price or without both counts of the usage. */
-static double request_cost(const sy_exec *x)
-{
-    if (!x->answered || x->usage.input_tokens < 0 || x->usage.output_tokens < 0) return -1;
-    const sy_price *p = sy_policy_price_at(x->pol, x->answered->provider, x->answered->model);
-    if (!p) return -1;
-    return (double)x->usage.input_tokens * p->input_per_m / 1e6 +
-           (double)x->usage.output_tokens * p->output_per_m / 1e6;
-}
-
-/* The request is over (answered, failed, or abandoned): observers, cleanup. */
-static void exec_free(sy_exec *x, int client_aborted, const char *cut)
-{
-    uint64_t end = now(x);
-    if (x->io && !x->io_finishing) {
-        x->tp->ops->cancel(x->io);
-        x->upstream_ns += end - x->attempt_start;
-    }
-    x->io = NULL;
-    attempt_release(x, SY_OUTCOME_NEUTRAL);
-    const sy_plan_step *s = x->answered ? x->answered : x->last;
-    int status = client_aborted ? 499 : x->sink->ops->status(x->sink);
-    /* The client got 200 and then an error event (ours after a cut, or the
-     * upstream's own): a failure, not a success. */
-    if (cut || (x->committed && x->stream_error)) status = 502;
-    /* Cut by our own shutdown: the router's failure, not the upstream's. */
-    if (cut && !strcmp(cut, "shutdown")) status = 503;
-    if (x->last_error[0]) sy_redact_str(x->pol->redactor, x->last_error, sizeof x->last_error);
-    sy_request_event e = {
-        .request_id = x->request_id, .method = x->method, .path = x->path,
-        .arm = sy_arm_name(s ? s->arm : x->plan.arm), .provider = step_provider(s),
-        .endpoint = step_endpoint(s), .model_asked = x->model,
-        .model_served = x->answered ? x->answered->model : "", .status = status,
-        .attempts = x->attempts, .stream = x->stream, .client_aborted = client_aborted,
-        .stream_cut = cut != NULL, .cut_reason = cut, .start_ns = x->t_start,
-        .ttfb_ns = x->client_ttfb, .end_ns = end, .upstream_ns = x->upstream_ns,
-        .input_tokens = x->usage.input_tokens, .output_tokens = x->usage.output_tokens,
-        .cost_usd = request_cost(x),
-        .upstream_ok = x->answered && x->resp_status >= 200 && x->resp_status < 300,
-        .policy = x->pol,
-        .error = x->last_error[0] ? x->last_error : NULL,
-    };
-    sy_router_emit_request(x->env.router, &e);
-    sy_timer_free(x->timer);
-    sy_timer_free(x->flush);
-    if (x->hr.body_owned) free(x->hr.body_owned);
-    sy_sse_free(&x->sse);
-    sy_policy_unref(x->pol);
-    sy_answer_buf_free(&x->resp);
-    free(x->out);
-    free(x->body);
-    free(x->model);
-    free(x);
-}
-
-static void respond_error(sy_exec *x, int status, const char *type, const char *code,
-                          const char *extra, const char *msg)
-{
-    char hdrs[HDRS_CAP], body[2048], esc[1600], clean[1400];
-    answer_headers(x, 0, status, hdrs, sizeof hdrs);
-    if (extra) strncat(hdrs, extra, sizeof hdrs - strlen(hdrs) - 1);
-    /* Messages quote upstream errors (curl names the host: maybe a ${VAR}). */
-    snprintf(clean, sizeof clean, "%s", msg);
-    sy_redact_str(x->pol->redactor, clean, sizeof clean);
-    sy_json_escape(clean, strlen(clean), esc, sizeof esc);
-    int n = snprintf(body, sizeof body,
-                     "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"param\":null,\"code\":\"%s\"}}\n",
-                     esc, type, code);
-    if (n < 0 || (size_t)n >= sizeof body) n = (int)strlen(body);
-    x->sink->ops->respond(x->sink, status, "application/json", hdrs, body, (size_t)n);
-}
-
-static void fail_final(sy_exec *x)
-{
-    char msg[1400], extra[64] = "";
-    uint64_t t = now(x);
-    int64_t wait_s = x->soonest_usable > t ? (int64_t)((x->soonest_usable - t + 999999999ull) / 1000000000ull) : 0;
-    if (x->soonest_usable) snprintf(extra, sizeof extra, "Retry-After: %" PRId64 "\r\n", wait_s > 0 ? wait_s : 1);
-    if (x->deadline_hit) {
-        snprintf(msg, sizeof msg, "request_timeout (%" PRId64 " ms) ran out after %d attempt%s%s%s",
-                 x->pol->server.request_timeout_ms, x->attempts, x->attempts == 1 ? "" : "s",
-                 x->why_len ? "; " : "", x->why);
-        snprintf(x->last_error, sizeof x->last_error, "%.*s", (int)sizeof x->last_error - 1, msg);
-        respond_error(x, 504, "upstream_error", "timeout", NULL, msg);
-    } else if (x->back_status && x->soonest_usable) {
-        /* Every route is rate-limited or unavailable for now, and said until
-         * when: tell the client, with the status the upstream gave. */
-        int st = x->back_status == 429 ? 429 : 503;
-        snprintf(msg, sizeof msg, "every route is %s upstream; retry after %" PRId64 " s: %s",
-                 st == 429 ? "rate-limited" : "unavailable", wait_s > 0 ? wait_s : 1, x->why);
-        respond_error(x, st, st == 429 ? "rate_limit_error" : "service_unavailable",
-                      st == 429 ? "upstream_rate_limited" : "upstream_unavailable", extra, msg);
-    } else if (x->attempts == 0) {
-        snprintf(msg, sizeof msg, "no route could be tried for model '%.128s'%s%s", x->model,
-                 x->why_len ? ": " : "", x->why);
-        respond_error(x, 503, "service_unavailable", "no_usable_route", x->soonest_usable ? extra : NULL, msg);
-    } else {
-        snprintf(msg, sizeof msg, "every route failed after %d attempt%s: %s", x->attempts,
-                 x->attempts == 1 ? "" : "s", x->why_len ? x->why : x->last_error);
-        respond_error(x, 502, "upstream_error", "upstream_failed", NULL, msg);
-    }
-    exec_free(x, 0, NULL);
-}
-
-/* -------------------------------------------------------- streaming */
-
-static int out_append(sy_exec *x, const char *p, size_t n)
-{
-    if (x->out_len + n > x->out_cap) {
-        size_t cap = x->out_cap ? x->out_cap : 4096;
-        while (cap < x->out_len + n) cap *= 2;
-        char *nb = realloc(x->out, cap);
-        if (!nb) return -1;
-        x->out = nb;
-        x->out_cap = cap;
-    }
-    memcpy(x->out + x->out_len, p, n);
-    x->out_len += n;
-    return 0;
-}
-
-static void out_flush(sy_exec *x)
-{
-    if (x->flush_armed) {
-        sy_timer_cancel(x->flush);
-        x->flush_armed = 0;
-    }
-    if (!x->out_len) return;
-    x->sink->ops->stream_write(x->sink, x->out, x->out_len);
-    x->out_len = 0;
-}
-
-static void on_flush(void *arg)
-{
-    sy_exec *x = arg;
-    x->flush_armed = 0;
-    out_flush(x);
-}
-
-/* What upstream reads produced goes to the client once per loop turn:
- * libcurl hands over one read at a time (often one SSE event each), and a
- * write per read would be a system call and a chunk per event. The timer
- * fires on the next turn, after every read this turn brought. A large
- * backlog goes out at once. */
-#define OUT_FLUSH_NOW (64u * 1024u)
-static void out_schedule(sy_exec *x)
-{
-    if (x->out_len >= OUT_FLUSH_NOW || !x->flush) {
-        out_flush(x);
-        return;
-    }
-    if (x->out_len && !x->flush_armed) {
-        x->flush_armed = 1;
-        sy_timer_arm_ns(x->flush, 0);
-    }
-}
-
-static void stream_commit(sy_exec *x, int status)
-{
-    char hdrs[HDRS_CAP];
-    x->answered = &x->plan.steps[x->step];
-    x->committed = 1;
-    answer_headers(x, 1, status, hdrs, sizeof hdrs);
-    x->sink->ops->stream_begin(x->sink, status, "text/event-stream", hdrs);
-    x->client_ttfb = x->sink->ops->first_byte_ns(x->sink);
-    x->last_data = now(x);
-    x->flush = sy_timer_new(x->env.loop, on_flush, x); /* NULL: write at once instead */
-    int64_t idle = x->pol->server.stream_idle_timeout_ms;
-    timer_set(x, T_IDLE, idle > 0 ? idle : 60000);
-}
-
-static int on_sse_event(void *ctx, const char *raw, size_t raw_len, const char *data, size_t dlen)
-{
-    sy_exec *x = ctx;
-    const sy_plugin *pl = x->answered->provider->plugin;
-    if (data && pl->stream_event) {
-        sy_stream_result r;
-        memset(&r, 0, sizeof r);
-        r.usage.input_tokens = r.usage.output_tokens = -1;
-        pl->stream_event(x->answered->provider->instance, &x->preq, data, dlen, &r);
-        if (r.done) x->saw_done = 1;
-        if (r.error) x->stream_error = 1;
-        if (r.usage.input_tokens >= 0) x->usage.input_tokens = r.usage.input_tokens;
-        if (r.usage.output_tokens >= 0) x->usage.output_tokens = r.usage.output_tokens;
-        if (r.drop) { /* the usage chunk the client did not ask for */
-            free(r.data);
-            return 0;
-        }
-        if (r.data) {
-            int rc = out_append(x, "data: ", 6) || out_append(x, r.data, r.data_len) ||
-                     out_append(x, "\n\n", 2);
-            free(r.data);
-            return rc;
-        }
-    } else if (data && dlen == 6 && memcmp(data, "[DONE]", 6) == 0) {
-        x->saw_done = 1;
-    }
-    return out_append(x, raw, raw_len);
-}
-
-/* End a committed stream: clean when [DONE] came, else an error event. */
-static void stream_finish(sy_exec *x, const char *why, const char *code, const char *cut_reason)
-{
-    timer_clear(x);
-    out_flush(x);
-    int cut = !x->saw_done;
-    if (cut) {
-        char ev[1024], esc[600], clean[400];
-        int shutdown = !strcmp(cut_reason, "shutdown");
-        snprintf(clean, sizeof clean, "%s", why);
-        sy_redact_str(x->pol->redactor, clean, sizeof clean);
-        sy_json_escape(clean, strlen(clean), esc, sizeof esc);
-        int n = snprintf(ev, sizeof ev,
-                         "data: {\"error\":{\"message\":\"%s%s\",\"type\":\"%s\",\"param\":null,"
-                         "\"code\":\"%s\"}}\n\n",
-                         shutdown ? "" : "the stream ended before it was complete: ", esc,
-                         shutdown ? "service_unavailable" : "upstream_error", code);
-        if (n > 0) x->sink->ops->stream_write(x->sink, ev, (size_t)n < sizeof ev ? (size_t)n : sizeof ev - 1);
-        snprintf(x->last_error, sizeof x->last_error, "%s: %s",
-                 shutdown ? "cut by shutdown" : "stream cut", clean);
-    }
-    x->sink->ops->stream_end(x->sink);
-    exec_free(x, 0, cut ? cut_reason : NULL);
-}
-
 /* ------------------------------------------------- upstream answers */
 
 static const sy_io_cbs io_cbs;
@@ -490,11 +109,11 @@ static void io_headers(void *ctx, int status)
     sy_exec *x = ctx;
     x->attempt_ttfb = now(x);
     x->resp_status = status;
-    timer_clear(x);
+    ex_timer_clear(x);
     if (x->stream && status >= 200 && status < 300) {
         const char *ct = x->tp->ops->header(x->io, "content-type");
         if (ct && strncasecmp(ct, "text/event-stream", 17) == 0) {
-            stream_commit(x, status);
+            ex_stream_commit(x, status);
             return;
         }
     }
@@ -511,7 +130,7 @@ static void io_headers(void *ctx, int status)
         }
     }
     /* The rest of a whole answer is bounded by the request's deadline. */
-    timer_set(x, T_BODY, ms_left(x));
+    ex_timer_set(x, T_BODY, ms_left(x));
 }
 
 static size_t io_data(void *ctx, const char *p, size_t n)
@@ -525,8 +144,7 @@ static size_t io_data(void *ctx, const char *p, size_t n)
             return SY_IO_PAUSE;
         }
         x->last_data = now(x);
-        if (sy_sse_feed(&x->sse, p, n, on_sse_event, x) < 0) return 0; /* event too large */
-        out_schedule(x);
+        if (ex_stream_feed(x, p, n) < 0) return 0; /* an event too large */
         return n;
     }
     if (x->refused) return 0; /* abort the exchange; io_done answers */
@@ -543,30 +161,6 @@ static const char *resp_header(const sy_http_response *r, const char *name)
 {
     const sy_exec *x = r->host_ctx;
     return x->io ? x->tp->ops->header(x->io, name) : NULL;
-}
-
-/* Send a whole answer to the client and finish. */
-static void answer_whole(sy_exec *x, int status, const char *body, size_t len)
-{
-    char hdrs[HDRS_CAP];
-    x->answered = &x->plan.steps[x->step];
-    answer_headers(x, 1, status, hdrs, sizeof hdrs);
-    /* A non-2xx body is the upstream's own error text, which may echo the
-     * request's Authorization header: scrub the policy's secrets. 2xx answers
-     * are written by the model, which never sees the key: not scanned. */
-    char *clean = NULL;
-    if (status < 200 || status > 299) {
-        if (sy_redact_copy(x->pol->redactor, body, len, &clean, &len) < 0) {
-            body = "{\"error\":{\"message\":\"[redacted]\",\"type\":\"upstream_error\"}}";
-            len = strlen(body);
-        } else if (clean) {
-            body = clean;
-        }
-    }
-    x->sink->ops->respond(x->sink, status, "application/json", hdrs, body, len);
-    free(clean);
-    x->client_ttfb = x->sink->ops->first_byte_ns(x->sink);
-    exec_free(x, 0, NULL);
 }
 
 /* Classify a whole answer and act on it. */
@@ -591,15 +185,15 @@ static void handle_answer(sy_exec *x, int status, const char *body, size_t len)
     }
     if (r.usage.input_tokens >= 0) x->usage = r.usage;
     if (r.verdict == SY_VERDICT_OK || r.verdict == SY_VERDICT_FATAL) {
-        emit_attempt(x, status, r.verdict == SY_VERDICT_OK ? NULL : "client_error", 0);
-        attempt_release(x, r.verdict == SY_VERDICT_OK ? SY_OUTCOME_SUCCESS : SY_OUTCOME_NEUTRAL);
+        ex_emit_attempt(x, status, r.verdict == SY_VERDICT_OK ? NULL : "client_error", 0);
+        ex_attempt_release(x, r.verdict == SY_VERDICT_OK ? SY_OUTCOME_SUCCESS : SY_OUTCOME_NEUTRAL);
         if (r.verdict == SY_VERDICT_FATAL && r.error[0])
             snprintf(x->last_error, sizeof x->last_error, "%s", r.error);
         if (r.body) {
-            answer_whole(x, status, r.body, r.body_len);
+            ex_answer_whole(x, status, r.body, r.body_len);
             free(r.body);
         } else {
-            answer_whole(x, status, body, len);
+            ex_answer_whole(x, status, body, len);
         }
         return;
     }
@@ -620,48 +214,10 @@ static void handle_answer(sy_exec *x, int status, const char *body, size_t len)
     after_failure(x, r.verdict, failure, status, ra);
 }
 
-/* "16 MiB", "512 KiB", "1000 bytes": a limit as the docs write it. */
-static const char *size_text(uint64_t n, char *buf, size_t cap)
-{
-    if (n >= (1u << 30) && n % (1u << 30) == 0) snprintf(buf, cap, "%llu GiB", (unsigned long long)(n >> 30));
-    else if (n >= (1u << 20) && n % (1u << 20) == 0) snprintf(buf, cap, "%llu MiB", (unsigned long long)(n >> 20));
-    else if (n >= 1024 && n % 1024 == 0) snprintf(buf, cap, "%llu KiB", (unsigned long long)(n >> 10));
-    else snprintf(buf, cap, "%llu bytes", (unsigned long long)n);
-    return buf;
-}
-
-/* The answer was cut off on purpose: larger than server.max_response (502),
- * or no room left in server.max_response_memory (503). Neither is retried:
- * another endpoint or route would send an answer as large, and memory is
- * what is missing. Not the endpoint's fault either: the breaker is told
- * nothing. */
-static void refuse_answer(sy_exec *x, int status)
-{
-    char lim[32], why[256];
-    emit_attempt(x, status, "too_large", 0);
-    attempt_release(x, SY_OUTCOME_NEUTRAL);
-    sy_answer_buf_free(&x->resp);
-    if (x->refused == SY_ABUF_TOO_LARGE) {
-        snprintf(why, sizeof why, "the upstream answer exceeded server.max_response (%s)",
-                 size_text(x->pol->server.max_response, lim, sizeof lim));
-        snprintf(x->last_error, sizeof x->last_error, "response_too_large: %s", why);
-        respond_error(x, 502, "upstream_error", "response_too_large", NULL, why);
-    } else {
-        snprintf(why, sizeof why,
-                 "the router holds as many upstream answers as server.max_response_memory (%s) "
-                 "allows; try again shortly",
-                 size_text(x->pol->server.max_response_memory, lim, sizeof lim));
-        snprintf(x->last_error, sizeof x->last_error, "response_memory_full: %s", why);
-        respond_error(x, 503, "service_unavailable", "response_memory_full", "Retry-After: 1\r\n",
-                      why);
-    }
-    exec_free(x, 0, NULL);
-}
-
 static void io_done(void *ctx, sy_io_error err, int status, const char *msg)
 {
     sy_exec *x = ctx;
-    timer_clear(x);
+    ex_timer_clear(x);
     x->io_finishing = 1; /* the transport frees this exchange when we return */
     x->upstream_ns += now(x) - x->attempt_start;
     sy_usage u;
@@ -669,18 +225,18 @@ static void io_done(void *ctx, sy_io_error err, int status, const char *msg)
     if (x->committed) {
         x->io = NULL;
         int ok = err == SY_IO_OK && x->saw_done && !x->stream_error;
-        emit_attempt(x, status, ok ? NULL : "stream_cut", 0);
-        attempt_release(x, ok ? SY_OUTCOME_SUCCESS : SY_OUTCOME_FAILURE);
+        ex_emit_attempt(x, status, ok ? NULL : "stream_cut", 0);
+        ex_attempt_release(x, ok ? SY_OUTCOME_SUCCESS : SY_OUTCOME_FAILURE);
         if (err == SY_IO_OK && !x->saw_done)
-            stream_finish(x, "the upstream closed the stream without [DONE]", "stream_interrupted",
+            ex_stream_finish(x, "the upstream closed the stream without [DONE]", "stream_interrupted",
                           "upstream");
         else
-            stream_finish(x, err == SY_IO_OK ? "" : msg, "stream_interrupted", "upstream");
+            ex_stream_finish(x, err == SY_IO_OK ? "" : msg, "stream_interrupted", "upstream");
         return;
     }
     if (x->refused) {
         x->io = NULL;
-        refuse_answer(x, status);
+        ex_refuse_answer(x, status);
         return;
     }
     if (err != SY_IO_OK) {
@@ -742,15 +298,15 @@ static void on_timer(void *arg)
         uint64_t t = now(x);
         if (x->paused || t - x->last_data < idle_ns) {
             /* Our own pause (a slow client) is not the upstream's silence. */
-            timer_set(x, T_IDLE, (int64_t)((x->paused ? idle_ns : idle_ns - (t - x->last_data)) / NS_PER_MS) + 1);
+            ex_timer_set(x, T_IDLE, (int64_t)((x->paused ? idle_ns : idle_ns - (t - x->last_data)) / NS_PER_MS) + 1);
             return;
         }
         x->tp->ops->cancel(x->io);
         x->io = NULL;
         x->upstream_ns += t - x->attempt_start;
-        emit_attempt(x, x->resp_status, "stream_idle", 0);
-        attempt_release(x, SY_OUTCOME_FAILURE);
-        stream_finish(x, "no data from the upstream within server.stream_idle_timeout",
+        ex_emit_attempt(x, x->resp_status, "stream_idle", 0);
+        ex_attempt_release(x, SY_OUTCOME_FAILURE);
+        ex_stream_finish(x, "no data from the upstream within server.stream_idle_timeout",
                       "stream_idle_timeout", "idle");
         return;
     }
@@ -799,7 +355,7 @@ static void attempt_start(sy_exec *x, sy_endpoint_state *st, sy_breaker_permit p
             /* Nothing was sent: no fault of the endpoint's, so its breaker
              * gets the permit back as neutral (after_failure would count an
              * attempt with no status as a failure). */
-            attempt_release(x, SY_OUTCOME_NEUTRAL);
+            ex_attempt_release(x, SY_OUTCOME_NEUTRAL);
             after_failure(x, SY_VERDICT_NEXT, "plugin_error", 0, -1);
             return;
         }
@@ -819,7 +375,7 @@ static void attempt_start(sy_exec *x, sy_endpoint_state *st, sy_breaker_permit p
     int64_t left = ms_left(x);
     int64_t fb = attempt_timeout(s->endpoint->first_byte_timeout_ms, s->provider->first_byte_timeout_ms);
     x->timer_is_deadline = !(fb > 0 && fb < left);
-    timer_set(x, T_FIRST_BYTE, x->timer_is_deadline ? left : fb);
+    ex_timer_set(x, T_FIRST_BYTE, x->timer_is_deadline ? left : fb);
 }
 
 /* The first step of the route of step i, and the step after the route. */
@@ -951,7 +507,7 @@ static void pick_and_attempt(sy_exec *x, size_t from)
     for (;;) {
         if (ms_left(x) == 0) {
             x->deadline_hit = 1;
-            fail_final(x);
+            ex_fail_final(x);
             return;
         }
         sy_endpoint_state *st = NULL;
@@ -972,12 +528,12 @@ static void pick_and_attempt(sy_exec *x, size_t from)
             if (wait >= 0 && wait <= x->pol->retry.retry_after_max_ms && wait < ms_left(x) &&
                 x->route_attempts < x->pol->retry.max_attempts) {
                 x->pick_from = from;
-                timer_set(x, T_BACKOFF, wait);
+                ex_timer_set(x, T_BACKOFF, wait);
                 return;
             }
             note_route(x, s, "no usable endpoint (breaker open or cooling down)");
             tell_no_canary_route(x, s);
-            fail_final(x);
+            ex_fail_final(x);
             return;
         }
         note_route(x, s, "no usable endpoint (breaker open or cooling down)");
@@ -1041,7 +597,7 @@ static void after_failure(sy_exec *x, sy_verdict v, const char *failure, int sta
 
     /* Hand the permit back first, so this endpoint's breaker has seen the
      * failure before the next endpoint is chosen. */
-    attempt_release(x, is_failure ? SY_OUTCOME_FAILURE : SY_OUTCOME_NEUTRAL);
+    ex_attempt_release(x, is_failure ? SY_OUTCOME_FAILURE : SY_OUTCOME_NEUTRAL);
 
     const char *gave_up = NULL;
     char gave_buf[200];
@@ -1086,17 +642,17 @@ static void after_failure(sy_exec *x, sy_verdict v, const char *failure, int sta
             sy_router_emit_attempt(x->env.router, &be);
         }
         if (!gave_up) {
-            emit_attempt(x, status, failure, 1);
+            ex_emit_attempt(x, status, failure, 1);
             x->pick_from = next;
-            timer_set(x, T_BACKOFF, delay);
+            ex_timer_set(x, T_BACKOFF, delay);
             return;
         }
     }
-    emit_attempt(x, status, failure, 0);
+    ex_emit_attempt(x, status, failure, 0);
     note_route(x, s, "%s", gave_up ? gave_up : x->last_error);
     if (!next_route(x)) {
         if (ms_left(x) == 0) x->deadline_hit = 1;
-        fail_final(x);
+        ex_fail_final(x);
         return;
     }
     pick_and_attempt(x, x->step);
@@ -1143,8 +699,8 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
     x->timer = sy_timer_new(env->loop, on_timer, x);
     sy_sse_init(&x->sse, MAX_SSE_EVENT);
     if (!x->model || !x->body || !x->timer) {
-        respond_error(x, 503, "service_unavailable", "out_of_memory", NULL, "out of memory");
-        exec_free(x, 0, NULL);
+        ex_respond_error(x, 503, "service_unavailable", "out_of_memory", NULL, "out of memory");
+        ex_free(x, 0, NULL);
         return NULL;
     }
     memcpy(x->body, r->body, r->body_len);
@@ -1158,8 +714,8 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
     if (x->plan.n_steps == 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "no provider in the policy can serve model '%.128s'", x->model);
-        respond_error(x, 503, "service_unavailable", "no_route", NULL, msg);
-        exec_free(x, 0, NULL);
+        ex_respond_error(x, 503, "service_unavailable", "no_route", NULL, msg);
+        ex_free(x, 0, NULL);
         return NULL;
     }
     /* Each provider's retry budget counts the request once, however many of
@@ -1185,18 +741,18 @@ void sy_engine_run(sy_exec *x) { pick_and_attempt(x, 0); }
 
 void sy_engine_abort(sy_exec *x, sy_abort_reason why)
 {
-    timer_clear(x);
+    ex_timer_clear(x);
     if (why == SY_ABORT_SHUTDOWN) {
         if (x->committed) {
             if (x->io) {
                 x->tp->ops->cancel(x->io);
                 x->io = NULL;
                 x->upstream_ns += now(x) - x->attempt_start;
-                emit_attempt(x, x->resp_status, "shutdown", 0);
+                ex_emit_attempt(x, x->resp_status, "shutdown", 0);
             }
-            attempt_release(x, SY_OUTCOME_NEUTRAL);
+            ex_attempt_release(x, SY_OUTCOME_NEUTRAL);
             /* All of the answer is out but its end: just end it. */
-            stream_finish(x, "the router is shutting down and its shutdown_grace ran out before "
+            ex_stream_finish(x, "the router is shutting down and its shutdown_grace ran out before "
                              "this request was done",
                           "server_shutdown", "shutdown");
             return;
@@ -1205,17 +761,17 @@ void sy_engine_abort(sy_exec *x, sy_abort_reason why)
             x->tp->ops->cancel(x->io);
             x->io = NULL;
             x->upstream_ns += now(x) - x->attempt_start;
-            emit_attempt(x, 0, "shutdown", 0);
+            ex_emit_attempt(x, 0, "shutdown", 0);
         }
         snprintf(x->last_error, sizeof x->last_error, "cut by shutdown: shutdown_grace ran out");
-        respond_error(x, 503, "service_unavailable", "server_shutdown", NULL,
+        ex_respond_error(x, 503, "service_unavailable", "server_shutdown", NULL,
                       "the router is shutting down and its shutdown_grace ran out before this "
                       "request was done; retry");
-        exec_free(x, 0, NULL);
+        ex_free(x, 0, NULL);
         return;
     }
-    if (x->io) emit_attempt(x, x->resp_status, "client_gone", 0);
-    exec_free(x, 1, NULL);
+    if (x->io) ex_emit_attempt(x, x->resp_status, "client_gone", 0);
+    ex_free(x, 1, NULL);
 }
 
 void sy_engine_drained(sy_exec *x)
