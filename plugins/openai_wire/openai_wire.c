@@ -495,15 +495,7 @@ int sy_openai_wire_health_request(const sy_openai_wire *w, const sy_endpoint *ep
 sy_verdict sy_openai_wire_classify(int status)
 {
     /* The one table the core and every plugin share (plugin.h). */
-    switch (sy_status_classify(status)) {
-    case SY_STATUS_OK: return SY_VERDICT_OK;
-    case SY_STATUS_RETRYABLE: return SY_VERDICT_RETRY;
-    case SY_STATUS_KEY_REFUSED: /* a bad key: another provider may do better */
-    case SY_STATUS_NEXT_ROUTE: return SY_VERDICT_NEXT;
-    case SY_STATUS_CLIENT: return SY_VERDICT_FATAL;
-    case SY_STATUS_BAD: break;
-    }
-    return SY_VERDICT_RETRY; /* nonsense status: treat it as a broken upstream */
+    return sy_status_verdict(status);
 }
 
 static int is_space(char c) { return (unsigned char)c <= ' ' || c == 0x7f; }

@@ -166,3 +166,8 @@ int sy_policy_retry_on_status(const sy_policy *p, int status)
         if (p->retry.on_status[i] == status) return 1;
     return 0;
 }
+
+int sy_policy_health_probed(const sy_policy_provider *prov)
+{
+    return prov->health.enabled && !(prov->plugin && prov->plugin->local_reply);
+}

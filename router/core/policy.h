@@ -223,5 +223,8 @@ const sy_price *sy_policy_price(const sy_policy *p, const char *model);
 const sy_price *sy_policy_price_at(const sy_policy *p, const sy_policy_provider *prov,
                                    const char *model);
 int sy_policy_retry_on_status(const sy_policy *p, int status);
+/* Is the provider's endpoints' health measured by active probes? Only with
+ * a health_check, and not for a plugin that answers itself (the mock). */
+int sy_policy_health_probed(const sy_policy_provider *prov);
 
 #endif

@@ -1,6 +1,8 @@
 /* utf8.c - UTF-8 sequence validation (see utf8.h). */
 #include "utf8.h"
 
+#include <string.h>
+
 size_t sy_utf8_len(const unsigned char *p, size_t n)
 {
     unsigned c = p[0];
@@ -27,4 +29,15 @@ size_t sy_utf8_len(const unsigned char *p, size_t n)
     }
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
     return len;
+}
+
+int sy_utf8_prefix(const char *s, size_t max)
+{
+    size_t n = 0, len = strlen(s);
+    while (n < len) {
+        size_t l = sy_utf8_len((const unsigned char *)s + n, len - n);
+        if (!l || n + l > max) break;
+        n += l;
+    }
+    return (int)n;
 }

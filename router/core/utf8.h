@@ -12,4 +12,8 @@
  * surrogate, beyond U+10FFFF, truncated, stray continuation byte). */
 size_t sy_utf8_len(const unsigned char *p, size_t n);
 
+/* How many bytes of s (at most max) end on a character boundary: for
+ * messages that quote a client's string cut short ("%.*s"). */
+int sy_utf8_prefix(const char *s, size_t max);
+
 #endif

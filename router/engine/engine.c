@@ -10,6 +10,7 @@
 #include "backoff.h"
 #include "events.h"
 #include "log.h"
+#include "utf8.h"
 
 static void pick_and_attempt(sy_exec *x, size_t from);
 static void after_failure(sy_exec *x, sy_verdict v, const char *failure, int status,
@@ -175,12 +176,7 @@ static void handle_answer(sy_exec *x, int status, const char *body, size_t len)
         sy_http_response resp = {status, body, len, resp_header, x};
         pl->parse_response(s->provider->instance, &x->preq, &resp, &r);
     } else {
-        static const sy_verdict by_class[] = {
-            [SY_STATUS_OK] = SY_VERDICT_OK, [SY_STATUS_RETRYABLE] = SY_VERDICT_RETRY,
-            [SY_STATUS_KEY_REFUSED] = SY_VERDICT_NEXT, [SY_STATUS_NEXT_ROUTE] = SY_VERDICT_NEXT,
-            [SY_STATUS_CLIENT] = SY_VERDICT_FATAL, [SY_STATUS_BAD] = SY_VERDICT_RETRY,
-        };
-        r.verdict = by_class[sy_status_classify(status)];
+        r.verdict = sy_status_verdict(status);
         if (r.verdict != SY_VERDICT_OK) snprintf(r.error, sizeof r.error, "HTTP %d", status);
     }
     if (r.usage.input_tokens >= 0) x->usage = r.usage;
@@ -281,12 +277,10 @@ static void on_timer(void *arg)
          * always it), not first_byte_timeout: whatever a clock tick says. */
         int deadline = use == T_BODY || x->timer_is_deadline || ms_left(x) == 0;
         if (deadline) x->deadline_hit = 1;
-        const sy_plan_step *s = &x->plan.steps[x->step];
         snprintf(x->last_error, sizeof x->last_error, "timeout: %s",
                  deadline ? "request_timeout ran out"
                  : use == T_FIRST_BYTE ? "no answer within first_byte_timeout"
                                        : "the answer did not complete in time");
-        (void)s;
         sy_verdict v = (x->pol->retry.on_flags & SY_RETRY_ON_TIMEOUT) ? SY_VERDICT_RETRY
                                                                       : SY_VERDICT_NEXT;
         after_failure(x, v, "timeout", 0, -1);
@@ -412,8 +406,15 @@ static void soonest_add(soonest *so, uint64_t cool_until, const sy_breaker *b)
     if (at && (!so->any || at < so->any)) so->any = at;
 }
 
-/* Like pick_endpoint, without taking a permit: the breaker's view only. */
-static size_t peek_endpoint(sy_exec *x, size_t from, int after, soonest *so)
+/* Among the endpoints of the route of step `from`, starting at it (or, with
+ * after, at the one after it) and going on by priority, the first that may
+ * be called now: healthy, its model not cooling after a 429, its breaker
+ * allowing a call. With permit, the breaker's permit is taken (*st_out gets
+ * the endpoint's state, NULL for a policy not bound to the router); without,
+ * the breaker is only looked at. Returns the step, or SIZE_MAX with *so set
+ * to when one may be usable. */
+static size_t find_endpoint(sy_exec *x, size_t from, int after, sy_breaker_permit *permit,
+                            sy_endpoint_state **st_out, soonest *so)
 {
     size_t first = route_first(x, from), n = route_end(x, from) - first;
     uint64_t t = now(x);
@@ -422,50 +423,22 @@ static size_t peek_endpoint(sy_exec *x, size_t from, int after, soonest *so)
         size_t i = first + (from - first + (after ? k + 1 : k)) % n;
         const sy_plan_step *s = &x->plan.steps[i];
         sy_endpoint_state *st = sy_router_endpoint(x->env.router, s->provider, s->endpoint);
-        if (!st) return i;
-        pthread_mutex_lock(&st->mu);
-        uint64_t cool = sy_cooldown_until(&st->cool, s->model, t);
-        int ok = st->healthy && !cool && sy_breaker_usable(&st->breaker, &x->pol->breaker, t);
-        if (!ok && st->healthy) soonest_add(so, cool, &st->breaker);
-        pthread_mutex_unlock(&st->mu);
-        if (ok) return i;
-    }
-    return SIZE_MAX;
-}
-
-/* Among the endpoints of the current route, starting after `from` (or at it
- * when first), the first whose breaker allows a call now. Returns the step,
- * or SIZE_MAX with *so set to when one may be usable. */
-static size_t pick_endpoint(sy_exec *x, size_t from, int after, sy_endpoint_state **st_out,
-                            sy_breaker_permit *permit, soonest *so)
-{
-    size_t first = route_first(x, from), end = route_end(x, from), n = end - first;
-    uint64_t t = now(x);
-    *so = (soonest){0, 0};
-    for (size_t k = 0; k < n; k++) {
-        size_t i = first + (from - first + (after ? k + 1 : k)) % n;
-        const sy_plan_step *s = &x->plan.steps[i];
-        sy_endpoint_state *st = sy_router_endpoint(x->env.router, s->provider, s->endpoint);
-        if (!st) { /* a policy not bound to the router: no breaker to ask */
-            *st_out = NULL;
-            return i;
-        }
+        if (st_out) *st_out = st;
+        if (!st) return i; /* a policy not bound to the router: no breaker to ask */
         pthread_mutex_lock(&st->mu);
         sy_breaker_state before = st->breaker.state;
         /* A model cooling after a 429 is asked first: no breaker permit is
          * taken for an attempt that will not be made. */
         uint64_t cool = sy_cooldown_until(&st->cool, s->model, t);
-        sy_breaker_refusal why = !st->healthy || cool
-            ? SY_BREAKER_REFUSED_OPEN
-            : sy_breaker_acquire(&st->breaker, &x->pol->breaker, t, permit, NULL);
+        int ok = st->healthy && !cool &&
+                 (permit ? sy_breaker_acquire(&st->breaker, &x->pol->breaker, t, permit, NULL) ==
+                               SY_BREAKER_ALLOWED
+                         : sy_breaker_usable(&st->breaker, &x->pol->breaker, t));
         if (st->breaker.state != before) sy_router_emit_endpoint(x->env.router, st);
-        if (why != SY_BREAKER_ALLOWED && st->healthy) soonest_add(so, cool, &st->breaker);
-        if (cool && !x->back_status) x->back_status = 429;
+        if (!ok && st->healthy) soonest_add(so, cool, &st->breaker);
+        if (permit && cool && !x->back_status) x->back_status = 429;
         pthread_mutex_unlock(&st->mu);
-        if (why == SY_BREAKER_ALLOWED) {
-            *st_out = st;
-            return i;
-        }
+        if (ok) return i;
     }
     return SIZE_MAX;
 }
@@ -513,7 +486,7 @@ static void pick_and_attempt(sy_exec *x, size_t from)
         sy_endpoint_state *st = NULL;
         sy_breaker_permit permit = {0, 0};
         soonest so;
-        size_t i = pick_endpoint(x, from, 0, &st, &permit, &so);
+        size_t i = find_endpoint(x, from, 0, &permit, &st, &so);
         if (i != SIZE_MAX) {
             x->step = i;
             attempt_start(x, st, permit);
@@ -605,7 +578,7 @@ static void after_failure(sy_exec *x, sy_verdict v, const char *failure, int sta
         uint64_t t = now(x);
         soonest so;
         int64_t delay = 0;
-        size_t next = peek_endpoint(x, x->step, 1, &so);
+        size_t next = find_endpoint(x, x->step, 1, NULL, NULL, &so);
         int beyond = retry_after_ms > x->pol->retry.retry_after_max_ms || retry_after_ms >= ms_left(x);
         if (next != SIZE_MAX) {
             /* Another endpoint of the route. After a Retry-After the router
@@ -713,7 +686,8 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
     sy_plan_build(x->pol, &in, &x->plan);
     if (x->plan.n_steps == 0) {
         char msg[256];
-        snprintf(msg, sizeof msg, "no provider in the policy can serve model '%.128s'", x->model);
+        snprintf(msg, sizeof msg, "no provider in the policy can serve model '%.*s'",
+                 sy_utf8_prefix(x->model, 128), x->model);
         ex_respond_error(x, 503, "service_unavailable", "no_route", NULL, msg);
         ex_free(x, 0, NULL);
         return NULL;

@@ -9,6 +9,7 @@
 #include "events.h"
 #include "json_escape.h"
 #include "redact.h"
+#include "utf8.h"
 
 /* s as a header value: printable ASCII as is; '%', space and every other
  * byte (control bytes, the UTF-8 of non-ASCII names) as %XX. Model names
@@ -177,7 +178,8 @@ void ex_fail_final(sy_exec *x)
         ex_respond_error(x, st, st == 429 ? "rate_limit_error" : "service_unavailable",
                       st == 429 ? "upstream_rate_limited" : "upstream_unavailable", extra, msg);
     } else if (x->attempts == 0) {
-        snprintf(msg, sizeof msg, "no route could be tried for model '%.128s'%s%s", x->model,
+        snprintf(msg, sizeof msg, "no route could be tried for model '%.*s'%s%s",
+                 sy_utf8_prefix(x->model, 128), x->model,
                  x->why_len ? ": " : "", x->why);
         ex_respond_error(x, 503, "service_unavailable", "no_usable_route", x->soonest_usable ? extra : NULL, msg);
     } else {

@@ -296,10 +296,11 @@ static probe *find_probe(probe *const *set, size_t n, const sy_endpoint_state *s
     return NULL;
 }
 
-/* Does the prober probe this provider's endpoints? */
+/* Does the prober probe this provider's endpoints? (A provider whose plugin
+ * did not load has nothing to build a probe with.) */
 static int probes_provider(const sy_policy_provider *prov)
 {
-    return prov->health.enabled && prov->plugin && !prov->plugin->local_reply;
+    return prov->plugin && sy_policy_health_probed(prov);
 }
 
 /* An endpoint that is no longer probed: stop, and count it healthy again. */

@@ -40,13 +40,6 @@ static int has_price(const sy_policy *p, const char *model)
     return 0;
 }
 
-/* Does the prober measure this provider's endpoints? Not without a
- * health_check, nor for a plugin that answers itself (the mock). */
-static int probed(const sy_policy_provider *pr)
-{
-    return pr->health.enabled && !(pr->plugin && pr->plugin->local_reply);
-}
-
 /* Sweep callback: keep an endpoint's health gauge while the policy still has
  * the endpoint, and a by-rule 1 only while it still has no health_check. */
 static int keep_health(void *ctx, const char *provider, const char *endpoint, int assumed)
@@ -55,7 +48,7 @@ static int keep_health(void *ctx, const char *provider, const char *endpoint, in
     const sy_policy_provider *pr = sy_policy_provider_by_name(p, provider);
     if (!pr) return 0;
     for (size_t j = 0; j < pr->n_endpoints; j++)
-        if (!strcmp(pr->endpoints[j].name, endpoint)) return !assumed || !probed(pr);
+        if (!strcmp(pr->endpoints[j].name, endpoint)) return !assumed || !sy_policy_health_probed(pr);
     return 0;
 }
 
@@ -77,7 +70,7 @@ void sy_metrics_seed_policy(const sy_policy *p)
         for (size_t j = 0; j < pr->n_endpoints; j++) {
             sy_metrics_declare_attempt(pr->name, pr->endpoints[j].name, 200);
             sy_metrics_declare_breaker(pr->name, pr->endpoints[j].name);
-            if (!probed(pr))
+            if (!sy_policy_health_probed(pr))
                 sy_metrics_assume_endpoint_healthy(pr->name, pr->endpoints[j].name);
         }
     }

@@ -17,7 +17,7 @@ static void endpoint_state(cJSON *e, sy_router *r, const sy_policy *p,
     sy_endpoint_state *st = sy_router_endpoint(r, pr, ep);
     if (!st) {
         cJSON_AddStringToObject(e, "breaker", "closed");
-        cJSON_AddStringToObject(e, "health", pr->health.enabled ? "unknown" : "unchecked");
+        cJSON_AddStringToObject(e, "health", sy_policy_health_probed(pr) ? "unknown" : "unchecked");
         return;
     }
     uint64_t now = sy_now_ns();
@@ -38,7 +38,7 @@ static void endpoint_state(cJSON *e, sy_router *r, const sy_policy *p,
         cJSON_AddNumberToObject(e, "open_for_ms", (double)((b.open_until - now) / 1000000u));
     if (cool) /* some model on it is rate-limited (429 Retry-After) */
         cJSON_AddNumberToObject(e, "cooling_for_ms", (double)((cool - now) / 1000000u));
-    cJSON_AddStringToObject(e, "health", !pr->health.enabled || pr->plugin->local_reply ? "unchecked"
+    cJSON_AddStringToObject(e, "health", !sy_policy_health_probed(pr) ? "unchecked"
                                          : !checks ? "unknown"
                                          : healthy ? "healthy" : "unhealthy");
     if (w.samples) cJSON_AddNumberToObject(e, "latency_ewma_ms", w.value_ns / 1e6);

@@ -19,19 +19,6 @@
 
 #define MAX_BODY_STICKY 8
 
-/* Bytes of s (at most max) that end on a UTF-8 character boundary, for
- * messages that quote a client's string cut short. */
-static int utf8_prefix(const char *s, size_t max)
-{
-    size_t n = 0, len = strlen(s);
-    while (n < len) {
-        size_t l = sy_utf8_len((const unsigned char *)s + n, len - n);
-        if (!l || n + l > max) break;
-        n += l;
-    }
-    return (int)n;
-}
-
 /* The sticky key is read whole, however long, from a header or a body
  * string: explain reads it the same way, so both name the same arm. */
 typedef struct sticky_ctx {
@@ -166,7 +153,6 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
             return 0;
         }
     }
-    (void)utf8_prefix;
 
     sticky_ctx sc = {.req = req, .fields = fields, .n_fields = nf};
     const char *source = NULL;

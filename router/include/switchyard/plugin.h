@@ -227,6 +227,22 @@ static inline sy_status_class sy_status_classify(int status)
     return SY_STATUS_BAD;
 }
 
+/* The verdict the table gives a status: OK, RETRY (retryable, and a
+ * nonsense status: a broken upstream), NEXT (key refused, next route),
+ * FATAL (the client's own error). */
+static inline sy_verdict sy_status_verdict(int status)
+{
+    switch (sy_status_classify(status)) {
+    case SY_STATUS_OK: return SY_VERDICT_OK;
+    case SY_STATUS_KEY_REFUSED:
+    case SY_STATUS_NEXT_ROUTE: return SY_VERDICT_NEXT;
+    case SY_STATUS_CLIENT: return SY_VERDICT_FATAL;
+    case SY_STATUS_RETRYABLE:
+    case SY_STATUS_BAD: break;
+    }
+    return SY_VERDICT_RETRY;
+}
+
 typedef struct sy_usage {
     int64_t input_tokens;  /* -1 when unknown */
     int64_t output_tokens; /* -1 when unknown */
