@@ -12,6 +12,12 @@ wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench-client"
+-- EXTRA_HEADERS="Name: value|Name: value": more headers on every request (Portkey's
+-- x-portkey-provider and x-portkey-custom-host).
+for h in string.gmatch(os.getenv("EXTRA_HEADERS") or "", "[^|]+") do
+  local name, value = string.match(h, "^%s*([^:]+):%s*(.-)%s*$")
+  if name then wrk.headers[name] = value end
+end
 
 local users = math.floor(tonumber(os.getenv("USERS") or "0") or 0)
 if users > 0 then

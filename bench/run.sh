@@ -3,62 +3,99 @@
 #
 # Usage: bench/run.sh [BUILD_DIR]
 # Builds nothing: expects BUILD_DIR (default $BUILD or ./build) to hold
-# tools/mock-upstream and router/switchyard. In one run, on loopback, it loads
-#   direct           wrk -> mock-upstream
-#   nginx            wrk -> nginx (1 worker, upstream keepalive 64) -> mock-upstream
-#   switchyard       wrk -> switchyard serve --workers 1 (minimal policy) -> mock-upstream
-#   switchyard-full  the same on a realistic policy: two providers, 10 % sticky
-#                    rollout, retry with a retry budget, breakers, fallbacks,
-#                    health checks, rate limit, client keys, access log to a file
-# with a ~1 KB chat request at each of $CONNS connections, once as a plain JSON
-# answer and once streamed (6 SSE events), and prints a markdown table (also
-# written to bench/results/). A target that is not available (no nginx, or a
-# switchyard without a working `serve`) is skipped with a message.
+# tools/mock-upstream and router/switchyard. On loopback, in one interleaved run
+# (every target measured one after the other at each setting), it loads
+#   direct           wrk -> upstream
+#   nginx            wrk -> nginx (1 worker, upstream keepalive 64) -> upstream
+#   switchyard       wrk -> switchyard serve --workers 1 (minimal policy) -> upstream
+#   switchyard-full  the same on a realistic policy with every layer on
+#                    (bench/policies.sh): rollout, retry, breaker, health checks,
+#                    fallbacks, rollback windows, rate limit, budget, metrics,
+#                    client keys, access log to a file
+#   portkey          (PORTKEY=1) Portkey's gateway (npx @portkey-ai/gateway)
+# with two upstreams (the project's mock-upstream, and nginx serving a static
+# answer), pinned (proxy and upstream on one CPU, wrk on the other) and not, plain
+# JSON and streamed (6 SSE events) at each of $CONNS connections, and prints
+# markdown tables (also written to bench/results/). Then: the first SSE chunk added
+# over direct, RSS with N open streams, --workers 2 against 1, and (SOAK=seconds)
+# RSS over a long run at load. A target that is not available is skipped with a
+# message.
 #
 # Environment:
 #   BUILD=DIR            build directory (the first argument wins)
+#   QUICK=1              a short check: DURATION=2s WARMUP=1s, fewer first-chunk
+#                        requests and open streams (explicit settings still win)
 #   DURATION=10s         wrk run time per row
-#   WARMUP=2s            untimed wrk run before each target's plain rows and its streamed rows
+#   WARMUP=1s            untimed wrk run before each row, same connections (whole
+#                        seconds or more, as wrk takes them; 0: none)
+#   ROUNDS=1             repeat the whole interleaved table this many times
 #   CONNS="1 64 256"     connection counts
-#   TARGETS="direct nginx switchyard switchyard-full"
+#   TARGETS="direct nginx switchyard switchyard-full" (portkey is added by PORTKEY=1)
+#   UPSTREAMS="mock nginx"  mock: tools/mock-upstream; nginx: nginx answering a static
+#                        copy of the mock's answers (skipped without nginx)
+#   PIN=both             both: pinned and unpinned rows; 1: pinned only; 0: unpinned only
 #   STREAM=both          both: plain and streamed rows; 0: plain only; 1: streamed only
 #   CHUNKS=5             content events of a streamed answer (mock-upstream --chunks);
 #                        with the closing [DONE] a stream has CHUNKS+1 events
 #   USERS=1000           x-user-id values u1..uN that requests carry in turn (bench/chat.lua;
 #                        0: no x-user-id, one static request)
-#   SERVER_CPUS=0        CPU list for the proxy under test (taskset -c)
-#   MOCK_CPUS=$SERVER_CPUS  CPU list for mock-upstream
-#   WRK_CPUS=1           CPU list for wrk
-#   PIN=1                0 to run without taskset
+#   SERVER_CPUS=0        CPU list for the proxy under test when pinned (taskset -c)
+#   MOCK_CPUS=$SERVER_CPUS  CPU list for the upstream when pinned
+#   WRK_CPUS=1           CPU list for wrk (and the small clients) when pinned
 #   NGINX=nginx          nginx binary
 #   NGINX_KEEPALIVE=64   idle upstream connections nginx keeps (upstream keepalive)
 #   BODY=bench/chat-1k.json  request body
 #   RESULTS=bench/results    where results go
+#   FIRST_CHUNK=2000     streamed requests for the first-chunk latency (0: skip)
+#   OPEN_STREAMS=10000   streams held open for the RSS per stream (0: skip); capped by
+#                        the open-file limit (a proxied stream holds two descriptors)
+#   WORKERS_CHECK=1      --workers 2 against --workers 1 (0: skip)
+#   SOAK=0               seconds of load on switchyard-full with RSS sampled every
+#                        SOAK_EVERY=10 seconds (600 for the 10-minute check)
+#   PORTKEY=0            1: add Portkey's gateway (PORTKEY_CMD, default
+#                        "npx --yes @portkey-ai/gateway@1.15.2"); skipped if it cannot start
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_ARG=${1:-${BUILD:-$ROOT/build}}
 BUILD=$(cd "$BUILD_ARG" 2>/dev/null && pwd) || { echo "bench: no build directory '$BUILD_ARG'" >&2; exit 2; }
+if [ "${QUICK:-0}" = 1 ]; then
+    DURATION=${DURATION:-2s}
+    WARMUP=${WARMUP:-1s}
+    FIRST_CHUNK=${FIRST_CHUNK:-300}
+    OPEN_STREAMS=${OPEN_STREAMS:-2000}
+fi
 DURATION=${DURATION:-10s}
-WARMUP=${WARMUP:-2s}
+WARMUP=${WARMUP:-1s}
+ROUNDS=${ROUNDS:-1}
 CONNS=${CONNS:-"1 64 256"}
 TARGETS=${TARGETS:-"direct nginx switchyard switchyard-full"}
+UPSTREAMS=${UPSTREAMS:-"mock nginx"}
+PIN=${PIN:-both}
 STREAM=${STREAM:-both}
 CHUNKS=${CHUNKS:-5}
 USERS=${USERS:-1000}
 SERVER_CPUS=${SERVER_CPUS:-0}
 MOCK_CPUS=${MOCK_CPUS:-$SERVER_CPUS}
 WRK_CPUS=${WRK_CPUS:-1}
-PIN=${PIN:-1}
 NGINX=${NGINX:-nginx}
 NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-64}
 BODY=${BODY:-$ROOT/bench/chat-1k.json}
 RESULTS=${RESULTS:-$ROOT/bench/results}
+FIRST_CHUNK=${FIRST_CHUNK:-2000}
+OPEN_STREAMS=${OPEN_STREAMS:-10000}
+WORKERS_CHECK=${WORKERS_CHECK:-1}
+SOAK=${SOAK:-0}
+SOAK_EVERY=${SOAK_EVERY:-10}
+PORTKEY=${PORTKEY:-0}
+PORTKEY_CMD=${PORTKEY_CMD:-"npx --yes @portkey-ai/gateway@1.15.2"}
+[ "$PORTKEY" = 1 ] && TARGETS="$TARGETS portkey"
 
 MOCK_BIN=$BUILD/tools/mock-upstream
-SY_BIN=$BUILD/router/switchyard
+SY_BIN=${SY_BIN:-$BUILD/router/switchyard}   # SY_BIN=PATH: another switchyard binary (A/B runs)
 LUA=$ROOT/bench/chat.lua
-CLK_TCK=$(getconf CLK_TCK)
+CLIENT=$ROOT/bench/client.py
+ALL_CPUS=0-$(($(nproc) - 1))
 
 die() { echo "bench: $*" >&2; exit 2; }
 note() { echo "bench: $*" >&2; }
@@ -75,25 +112,31 @@ both) MODES="plain stream" ;;
 1) MODES="stream" ;;
 *) die "STREAM must be both, 0 or 1 (not '$STREAM')" ;;
 esac
+CAN_PIN=0
+command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ] && CAN_PIN=1
+case $PIN in
+both) PINS="pinned unpinned" ;;
+1) PINS="pinned" ;;
+0) PINS="unpinned" ;;
+*) die "PIN must be both, 1 or 0 (not '$PIN')" ;;
+esac
+if [ "$CAN_PIN" = 0 ]; then
+    [ "$PINS" = pinned ] && note "no taskset or fewer than 2 CPUs: running unpinned"
+    PINS="unpinned"
+fi
+HAVE_NGINX=0
+command -v "$NGINX" >/dev/null && HAVE_NGINX=1
 export USERS   # read by bench/chat.lua
+# shellcheck source=bench/policies.sh
+. "$ROOT/bench/policies.sh"
 
-NOISE_CPU=""   # the CPU that proxy and mock have to themselves, when they do
-# Command prefixes (arrays, not functions: a background function would be a
-# subshell, and $! its PID instead of the server's).
-if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-    ON_SERVER=(taskset -c "$SERVER_CPUS")
-    ON_MOCK=(taskset -c "$MOCK_CPUS")
-    ON_WRK=(taskset -c "$WRK_CPUS")
-    PINNING="wrk on CPU $WRK_CPUS; proxy on CPU $SERVER_CPUS; mock-upstream on CPU $MOCK_CPUS"
-    # With proxy and mock alone on one CPU, what else ran there is measurable.
-    if [[ $SERVER_CPUS =~ ^[0-9]+$ ]] && [ "$MOCK_CPUS" = "$SERVER_CPUS" ]; then
-        NOISE_CPU=$SERVER_CPUS
-    fi
-else
-    ON_SERVER=()
-    ON_MOCK=()
-    ON_WRK=()
-    PINNING="no CPU pinning"
+# A proxied stream holds two descriptors (client and upstream): raise the soft
+# limit to the hard one and cap OPEN_STREAMS below it.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+if [ "$NOFILE" != unlimited ] && [ "$OPEN_STREAMS" -gt $(((NOFILE - 200) / 2)) ]; then
+    note "open-file limit $NOFILE (hard): holding $(((NOFILE - 200) / 2)) streams instead of $OPEN_STREAMS"
+    OPEN_STREAMS=$(((NOFILE - 200) / 2))
 fi
 
 TMP=$(mktemp -d /tmp/switchyard-bench.XXXXXX)
@@ -101,8 +144,9 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=$RESULTS/$STAMP
 mkdir -p "$OUT"
 ROWS=$OUT/rows.csv
-echo "target,mode,conns,requests,duration_us,p50_us,p99_us,non2xx,socket_errors,proxy_cpu_us,mock_cpu_us,proxy_rss_kb,proxy_hwm_kb,upstream_requests,upstream_by_endpoint,access_log_lines,other_cpu_pct" > "$ROWS"
+echo "round,upstream,pinning,target,mode,conns,requests,duration_us,p50_us,p99_us,non2xx,socket_errors,proxy_cpu_us,upstream_cpu_us,proxy_rss_kb,proxy_hwm_kb,upstream_requests,upstream_by_endpoint,access_log_lines,other_cpu_pct" > "$ROWS"
 : > "$OUT/skipped.txt"
+: > "$OUT/extra.txt"   # key=value lines of the extra measurements, for the summary
 
 PIDS=()
 cleanup() {
@@ -131,9 +175,9 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# utime+stime of a process (all its threads), in clock ticks.
-cpu_ticks() {
-    sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+# CPU time of a process, all its threads, in ns (schedstat: finer than clock ticks).
+cpu_ns() { # PID
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{t += $1} END {printf "%.0f\n", t}'
 }
 
 # "busy total" clock ticks of CPU N since boot (steal counts as busy: not ours).
@@ -146,37 +190,43 @@ status_kb() { # PID FIELD
     awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
 }
 
-mock_stats() { # FILE: what each mock endpoint saw so far (GET /_stats)
-    curl -s "http://127.0.0.1:$MOCK_PORT/_stats" > "$1"
+# Pin a running process, every thread of it (and an nginx's workers), to CPUS.
+pin_pid() { # PID CPUS
+    local p
+    [ "$CAN_PIN" = 1 ] || return 0
+    for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
+        taskset -a -p -c "$2" "$p" > /dev/null 2>&1 || true
+    done
 }
 
 # POST a body to URL with what wrk sends (the client key switchyard-full asks for).
 post() { # URL BODY_FILE [curl options...]
     local url=$1 body=$2
     shift 2
-    curl -s -m 2 -H 'Content-Type: application/json' -H 'Authorization: Bearer sk-bench-client' \
-        --data-binary "@$body" "$@" "$url" 2>/dev/null
+    curl -s -m 5 -H 'Content-Type: application/json' -H 'Authorization: Bearer sk-bench-client' \
+        "${CURL_EXTRA[@]}" --data-binary "@$body" "$@" "$url" 2>/dev/null
 }
+CURL_EXTRA=()
 
 # Wait until URL answers the chat request with a mock answer; 0 when it does.
-wait_ready() { # URL PID NAME
-    for _ in $(seq 1 100); do
+wait_ready() { # URL PID NAME [TRIES]
+    for _ in $(seq 1 "${4:-100}"); do
         if ! kill -0 "$2" 2>/dev/null; then
             note "$3 exited during start-up"
             return 1
         fi
-        if post "$1" "$BODY" | grep -q '"chatcmpl-mock"'; then
+        if post "$1" "$BODY" | grep -q '"chat.completion"'; then
             return 0
         fi
         sleep 0.1
     done
-    note "$3 did not answer the chat request at $1 within 10 s"
+    note "$3 did not answer the chat request at $1"
     return 1
 }
 
 # A streamed request through URL must come back as CHUNKS+1 SSE events, the last [DONE].
-stream_ok() { # URL
-    post "$1" "$STREAM_BODY" -N | python3 -c '
+stream_ok() { # URL [SAVE_TO]
+    post "$1" "$STREAM_BODY" -N | tee "${2:-/dev/null}" | python3 -c '
 import sys
 events = [l for l in sys.stdin.read().splitlines() if l.startswith("data:")]
 ok = len(events) == int(sys.argv[1]) + 1 and events[-1].strip() == "data: [DONE]" \
@@ -184,79 +234,11 @@ ok = len(events) == int(sys.argv[1]) + 1 and events[-1].strip() == "data: [DONE]
 sys.exit(0 if ok else 1)' "$CHUNKS"
 }
 
-skip() { # TARGET WHY
+skip() { # WHAT WHY
     note "skipping $1: $2"
     echo "$1: $2" >> "$OUT/skipped.txt"
 }
-
-# Run wrk at each connection count against URL; PROXY_PID may be empty (direct).
-# ACCESS_LOG, when set, is the proxy's access log: emptied before each row, its
-# lines counted after it.
-run_rows() { # TARGET MODE URL PROXY_PID
-    local target=$1 mode=$2 url=$3 proxy=$4 c log line p0 p1 m0 m1 n0 n1 body alog_lines
-    body=$(body_of "$mode")
-    BODY_FILE=$body "${ON_WRK[@]}" wrk -t1 -c64 -d"$WARMUP" -s "$LUA" "$url" > /dev/null
-    for c in $CONNS; do
-        log=$OUT/wrk-$target-$mode-c$c.txt
-        if [ -n "${ACCESS_LOG:-}" ]; then
-            sleep 0.5   # the server flushes its log every 200 ms: let the last lines land
-            : > "$ACCESS_LOG"
-        fi
-        mock_stats "$TMP/stats0.json"
-        n0=$(cpu_busy_total "$NOISE_CPU")
-        m0=$(cpu_ticks "$MOCK_PID")
-        p0=${proxy:+$(cpu_ticks "$proxy")}
-        BODY_FILE=$body "${ON_WRK[@]}" wrk -t1 -c"$c" -d"$DURATION" --timeout 5s -s "$LUA" "$url" > "$log"
-        m1=$(cpu_ticks "$MOCK_PID")
-        p1=${proxy:+$(cpu_ticks "$proxy")}
-        n1=$(cpu_busy_total "$NOISE_CPU")
-        mock_stats "$TMP/stats1.json"
-        alog_lines=""
-        if [ -n "${ACCESS_LOG:-}" ]; then
-            sleep 0.5
-            alog_lines=$(wc -l < "$ACCESS_LOG")
-        fi
-        line=$(grep '^BENCH ' "$log") || die "wrk printed no result for $target ($mode) at $c connections (see $log)"
-        python3 - "$line" "$target" "$mode" "$c" "$CLK_TCK" "$m0" "$m1" "${p0:-}" "${p1:-}" \
-            "${proxy:+$(status_kb "$proxy" VmRSS)}" "${proxy:+$(status_kb "$proxy" VmHWM)}" \
-            "$TMP/stats0.json" "$TMP/stats1.json" "$alog_lines" "$n0" "$n1" >> "$ROWS" <<'EOF'
-import json, sys
-line, target, mode, conns, tck, m0, m1, p0, p1, rss, hwm, s0, s1, alog, n0, n1 = sys.argv[1:]
-kv = dict(f.split("=") for f in line.split()[1:])
-req = int(kv["requests"])
-per = lambda a, b: "%.2f" % ((int(b) - int(a)) * 1e6 / int(tck) / req) if a and req else ""
-sock = sum(int(kv[k]) for k in ("connect_err", "read_err", "write_err", "timeouts"))
-before, after = json.load(open(s0)), json.load(open(s1))
-seen = lambda st, name: st["endpoints"].get(name, {}).get("requests", 0)
-by_ep = " ".join("%s:%d" % (n, seen(after, n) - seen(before, n)) for n in sorted(after["endpoints"])
-                 if seen(after, n) > seen(before, n))
-# Other work on the servers' CPU: its busy ticks that were neither the proxy's nor the mock's.
-noise = ""
-if n0 and n1:
-    (b0, t0), (b1, t1) = map(int, n0.split()), map(int, n1.split())
-    ours = int(m1) - int(m0) + (int(p1) - int(p0) if p0 else 0)
-    noise = "%.0f" % max(0.0, 100.0 * (b1 - b0 - ours) / (t1 - t0)) if t1 > t0 else ""
-print(",".join(str(x) for x in (target, mode, conns, req, kv["duration_us"], kv["p50_us"], kv["p99_us"],
-                               kv["non2xx"], sock, per(p0, p1), per(m0, m1), rss, hwm,
-                               after["total"] - before["total"], by_ep, alog, noise)))
-EOF
-        tail -n 1 "$ROWS" | awk -F, '{printf "bench: %-15s %-6s c=%-4s %8.0f req/s  p50 %s us  p99 %s us  CPU %s us/req\n", $1, $2, $3, $4 / ($5 / 1e6), $6, $7, $10}' >&2
-    done
-}
-
-# Each of MODES through its URL (streamed rows only when a test stream comes through whole).
-run_modes() { # TARGET PLAIN_URL STREAM_URL PROXY_PID
-    local mode
-    for mode in $MODES; do
-        if [ "$mode" = plain ]; then
-            run_rows "$1" plain "$2" "$4"
-        elif stream_ok "$3"; then
-            run_rows "$1" stream "$3" "$4"
-        else
-            skip "$1 (stream)" "a test stream through $3 did not come back as $((CHUNKS + 1)) events ending in [DONE]"
-        fi
-    done
-}
+extra() { echo "$*" >> "$OUT/extra.txt"; }
 
 # Other work on the machine skews every number: measure how idle it is first.
 cpu_idle_pct() {
@@ -274,160 +256,502 @@ else
     BUSY=""
 fi
 
-# --- mock-upstream ---------------------------------------------------------
-"${ON_MOCK[@]}" "$MOCK_BIN" --listen 127.0.0.1:0 --port-file "$TMP/mock.port" --chunks "$CHUNKS" \
-    > "$TMP/mock.log" 2>&1 &
-MOCK_PID=$!
-PIDS+=("$MOCK_PID")
-for _ in $(seq 1 50); do [ -s "$TMP/mock.port" ] && break; sleep 0.1; done
-[ -s "$TMP/mock.port" ] || die "mock-upstream did not start: $(cat "$TMP/mock.log")"
-MOCK_PORT=$(cat "$TMP/mock.port")
+# --- upstreams ---------------------------------------------------------------
+start_mock() { # NAME [mock options...]: sets MOCK_PID_<NAME>, MOCK_PORT_<NAME>
+    local name=$1
+    shift
+    "$MOCK_BIN" --listen 127.0.0.1:0 --port-file "$TMP/$name.port" "$@" > "$TMP/$name.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 1 50); do [ -s "$TMP/$name.port" ] && break; sleep 0.1; done
+    [ -s "$TMP/$name.port" ] || die "mock-upstream did not start: $(cat "$TMP/$name.log")"
+    printf -v "MOCK_PID_$name" %s "$pid"
+    printf -v "MOCK_PORT_$name" %s "$(cat "$TMP/$name.port")"
+}
+start_mock main --chunks "$CHUNKS"
+MOCK_PID=$MOCK_PID_main
+MOCK_PORT=$MOCK_PORT_main
 wait_ready "http://127.0.0.1:$MOCK_PORT/v1/chat/completions" "$MOCK_PID" mock-upstream ||
     die "mock-upstream does not answer"
+declare -A UP_URL UP_PID   # upstream name -> base URL, process whose CPU is counted
+UP_URL[mock]=http://127.0.0.1:$MOCK_PORT
+UP_PID[mock]=$MOCK_PID
 
-# The minimal policy: one openai provider, everything else at its defaults, no log.
-minimal_policy() { # PORT
+nginx_user_line() { [ "$(id -u)" = 0 ] && echo "user root;" || true; }
+nginx_common() { # DIR
     cat <<EOF
-# generated by bench/run.sh: one openai provider pointing at mock-upstream
-version: 1
-server:
-  listen: 127.0.0.1:$1
-  access_log: "off"
-plugins:
-  path: [$BUILD/plugins]
-providers:
-  mock:
-    plugin: openai
-    api_key: sk-bench-upstream
-    endpoints:
-      - {name: local, base_url: "http://127.0.0.1:$MOCK_PORT/v1"}
-migration:
-  stable: mock
+    access_log off;
+    client_body_temp_path $1/client_body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
 EOF
 }
-
-# The realistic policy: every layer `serve` acts on (bench/README.md). Left out:
-# what `serve` does not act on yet (`validate` warns about it): migration.rollback
-# and rollout.steps/step_after; and the monthly `budget` (not acted on when this
-# was written). The mock tells its "regions" apart by the path before /v1
-# (tools/README.md).
-export SY_BENCH_CLIENT_KEY=sk-bench-client SY_BENCH_ADMIN_KEY=sk-bench-admin \
-    SY_BENCH_OFFICIAL_KEY=sk-bench-official SY_BENCH_RELAY_KEY=sk-bench-relay
-full_policy() { # PORT ACCESS_LOG
-    local mock=http://127.0.0.1:$MOCK_PORT
-    cat <<EOF
-# generated by bench/run.sh: a realistic migration policy in front of mock-upstream
-version: 1
-server:
-  listen: 127.0.0.1:$1
-  client_keys: \${SY_BENCH_CLIENT_KEY}
-  admin_key: \${SY_BENCH_ADMIN_KEY}
-  access_log: $2
-  request_timeout: 30s
-plugins:
-  path: [$BUILD/plugins]
-providers:
-  official:                              # stable
-    plugin: openai
-    api_key: \${SY_BENCH_OFFICIAL_KEY}
-    connect_timeout: 2s
-    first_byte_timeout: 10s
-    endpoints:
-      - {name: official-a, base_url: "$mock/official-a/v1", priority: 1}
-      - {name: official-b, base_url: "$mock/official-b/v1", priority: 2}
-    health_check: {path: /models, interval: 5s, timeout: 2s, unhealthy_after: 3, healthy_after: 2}
-    prices:
-      gpt-4o-mini: {input: 0.15, output: 0.60}
-  relay:                                 # canary
-    plugin: openai
-    api_key: \${SY_BENCH_RELAY_KEY}
-    balance: latency
-    connect_timeout: 2s
-    first_byte_timeout: 10s
-    endpoints:
-      - {name: relay-a, base_url: "$mock/relay-a/v1", priority: 1}
-      - {name: relay-b, base_url: "$mock/relay-b/v1", priority: 2}
-    health_check: {path: /models, interval: 5s, timeout: 2s, unhealthy_after: 3, healthy_after: 2}
-retry:
-  max_attempts: 3
-  on: [connect_error, timeout, 408, 429, 500, 502, 503, 504]
-  backoff: {base: 100ms, max: 2s, jitter: full}
-  retry_after: {honor: true, max: 10s}
-  budget: {ratio: 0.2, min_per_second: 10}
-breaker:
-  failure_threshold: 5
-  success_threshold: 2
-  open_for: 30s
-  half_open_max_calls: 3
-rate_limit: {rps: 1000000}
-models:
-  fallbacks:
-    gpt-4o-mini: [gpt-4o, gpt-4.1-mini]
-  prices:
-    gpt-4o-mini: {input: 0.15, output: 0.60}
-    gpt-4o: {input: 2.50, output: 10.00}
-    gpt-4.1-mini: {input: 0.40, output: 1.60}
-migration:
-  stable: official
-  canary: relay
-  rollout:
-    id: bench-rollout
-    percent: 10
-    sticky_by: [header:x-user-id, body:user]
-    canary_endpoints: [relay-a, relay-b]
-  fallback_to_stable: true
-EOF
+start_nginx() { # DIR NAME: runs DIR/nginx.conf, sets NGINX_PID and NGINX_WORKER
+    "$NGINX" -p "$1" -c "$1/nginx.conf" -g 'daemon off;' > "$1/logs/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
+    NGINX_WORKER=""
+    for _ in $(seq 1 50); do
+        NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -n 1 || true)
+        [ -n "$NGINX_WORKER" ] && break
+        kill -0 "$NGINX_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$NGINX_WORKER" ] || { skip "$2" "nginx did not start: $(tail -n 3 "$1/logs/error.log" "$1/logs/stdout.log" 2>/dev/null | tr '\n' ' ')"; return 1; }
 }
 
-for target in $TARGETS; do
-    case $target in
-    direct)
-        note "direct: mock-upstream on 127.0.0.1:$MOCK_PORT"
-        url="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"
-        run_modes direct "$url" "$url" ""
-        ;;
-    nginx)
-        if ! command -v "$NGINX" >/dev/null; then
-            skip nginx "no nginx binary ($NGINX)"
-            continue
-        fi
+# nginx as the upstream: a static copy of the mock's answers. The plain answer,
+# the stream (CHUNKS events and [DONE], chunked: sub_filter drops the length)
+# and the model list; a request body of the plain body's length gets the plain
+# answer, any other the stream (the proxies send the plain body as it is, and
+# a streamed body is longer).
+if [[ " $UPSTREAMS " == *" nginx "* ]]; then
+    if [ "$HAVE_NGINX" = 0 ]; then
+        skip "upstream nginx" "no nginx binary ($NGINX)"
+        UPSTREAMS=${UPSTREAMS//nginx/}
+    else
+        d=$TMP/static
+        mkdir -p "$d/logs"
+        mock=http://127.0.0.1:$MOCK_PORT/v1
+        post "$mock/chat/completions" "$BODY" > "$d/plain.txt"
+        post "$mock/chat/completions" "$STREAM_BODY" -N > "$d/stream.txt"
+        curl -s -m 5 "$mock/models" > "$d/models.txt"
+        esc() { python3 -c 'import sys; t = open(sys.argv[1]).read(); assert "$" not in t and "\x27" not in t; print(t.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n"), end="")' "$1"; }
         port=$(free_port)
-        stream_port=$(free_port)
-        mkdir -p "$TMP/nginx/logs"
-        user_line=""
-        [ "$(id -u)" = 0 ] && user_line="user root;"
-        cat > "$TMP/nginx/nginx.conf" <<EOF
-# generated by bench/run.sh: one worker reverse proxy to mock-upstream
-$user_line
+        cat > "$d/nginx.conf" <<EOF
+# generated by bench/run.sh: nginx answering a static copy of mock-upstream's answers
+$(nginx_user_line)
 worker_processes 1;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
+pid $d/nginx.pid;
+error_log $d/logs/error.log warn;
 events { worker_connections 4096; }
 http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/client_body;
-    proxy_temp_path $TMP/nginx/proxy;
-    fastcgi_temp_path $TMP/nginx/fastcgi;
-    uwsgi_temp_path $TMP/nginx/uwsgi;
-    scgi_temp_path $TMP/nginx/scgi;
-    keepalive_requests 1000000;
-    upstream mock {
-        server 127.0.0.1:$MOCK_PORT;
+$(nginx_common "$d")
+    map \$http_content_length \$answer {
+        $(wc -c < "$BODY") plain;
+        default stream;
+    }
+    server {
+        listen 127.0.0.1:$port;
+        location ~ /models\$ { default_type application/json; return 200 '$(esc "$d/models.txt")'; }
+        location / { rewrite ^ /__\$answer last; }
+        location = /__plain { default_type application/json; return 200 '$(esc "$d/plain.txt")'; }
+        location = /__stream {
+            default_type text/event-stream;
+            add_header Cache-Control no-cache;
+            sub_filter_types text/event-stream;
+            sub_filter '@@never@@' '';
+            return 200 '$(esc "$d/stream.txt")';
+        }
+    }
+}
+EOF
+        if start_nginx "$d" "upstream nginx" &&
+            wait_ready "http://127.0.0.1:$port/v1/chat/completions" "$NGINX_PID" "static nginx"; then
+            UP_URL[nginx]=http://127.0.0.1:$port
+            UP_PID[nginx]=$NGINX_WORKER
+            STATIC_NGINX_PID=$NGINX_PID
+            note "static upstream: nginx on 127.0.0.1:$port (worker pid $NGINX_WORKER)"
+        else
+            UPSTREAMS=${UPSTREAMS//nginx/}
+        fi
+    fi
+fi
+
+# --- proxies -----------------------------------------------------------------
+declare -A URL PROXY_PID ACCESS_LOGS HEADERS ADMIN_PORT   # key: target/upstream/mode (URL) or target/upstream
+SERVER_PIDS=()   # every proxy process (pinned with the proxy under test)
+
+# nginx as the proxy: one worker, a plain and a streaming server block per upstream.
+start_nginx_proxy() {
+    local d=$TMP/nginx u p sp blocks=""
+    mkdir -p "$d/logs"
+    for u in $UPSTREAMS; do
+        p=$(free_port)
+        sp=$(free_port)
+        URL[nginx/$u/plain]=http://127.0.0.1:$p/v1/chat/completions
+        URL[nginx/$u/stream]=http://127.0.0.1:$sp/v1/chat/completions
+        blocks+="
+    upstream up_$u {
+        server ${UP_URL[$u]#http://};
         keepalive $NGINX_KEEPALIVE;
         keepalive_requests 1000000;
     }
     server {    # plain rows
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$p;
         location / {
-            proxy_pass http://mock;
+            proxy_pass http://up_$u;
             proxy_http_version 1.1;
-            proxy_set_header Connection "";
+            proxy_set_header Connection \"\";
         }
     }
     server {    # streamed rows: pass each event on as it comes
-        listen 127.0.0.1:$stream_port;
+        listen 127.0.0.1:$sp;
         location / {
-            proxy_pass http://mock;
+            proxy_pass http://up_$u;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_buffering off;
+        }
+    }"
+    done
+    cat > "$d/nginx.conf" <<EOF
+# generated by bench/run.sh: one worker reverse proxy
+$(nginx_user_line)
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+$(nginx_common "$d")
+$blocks
+}
+EOF
+    start_nginx "$d" nginx || return 1
+    for u in $UPSTREAMS; do
+        wait_ready "${URL[nginx/$u/plain]}" "$NGINX_PID" nginx || { skip nginx "does not proxy to $u"; return 1; }
+        PROXY_PID[nginx/$u]=$NGINX_WORKER
+    done
+    SERVER_PIDS+=("$NGINX_PID")
+    note "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') as the proxy (worker pid $NGINX_WORKER)"
+}
+
+# switchyard on POLICY_FN's policy in front of upstream U: sets SY_LAST_PID.
+start_switchyard() { # TARGET UPSTREAM WORKERS [NAME]
+    local target=$1 u=$2 workers=$3 name=${4:-$1-$2} port policy log=""
+    port=$(free_port)
+    policy=$TMP/$name.yaml
+    if [ "$target" = switchyard ]; then
+        minimal_policy "$port" "${UP_URL[$u]}" > "$policy"
+    else
+        log=$TMP/$name-access.log
+        full_policy "$port" "${UP_URL[$u]}" "$log" "$TMP/$name-state.json" > "$policy"
+    fi
+    cp "$policy" "$OUT/"
+    if ! "$SY_BIN" validate "$policy" > "$TMP/$name-validate.log" 2>&1; then
+        skip "$name" "the generated policy does not validate: $(head -n 3 "$TMP/$name-validate.log" | tr '\n' ' ')"
+        return 1
+    fi
+    "$SY_BIN" serve -c "$policy" --workers "$workers" > "$OUT/$name.log" 2>&1 &
+    SY_LAST_PID=$!
+    PIDS+=("$SY_LAST_PID")
+    SY_LAST_URL=http://127.0.0.1:$port/v1/chat/completions
+    SY_LAST_LOG=$log
+    SY_LAST_PORT=$port
+    if ! wait_ready "$SY_LAST_URL" "$SY_LAST_PID" "$name"; then
+        skip "$name" "serve did not start or did not proxy: $(tail -n 3 "$OUT/$name.log" | tr '\n' ' ')"
+        return 1
+    fi
+}
+
+start_portkey() {
+    local port
+    port=$(free_port)
+    # shellcheck disable=SC2086
+    (cd "$TMP" && exec $PORTKEY_CMD --port="$port" --headless) > "$OUT/portkey.log" 2>&1 &
+    PORTKEY_PID=$!
+    PIDS+=("$PORTKEY_PID")
+    for u in $UPSTREAMS; do
+        URL[portkey/$u/plain]=http://127.0.0.1:$port/v1/chat/completions
+        URL[portkey/$u/stream]=http://127.0.0.1:$port/v1/chat/completions
+        HEADERS[portkey/$u]="x-portkey-provider: openai|x-portkey-custom-host: ${UP_URL[$u]}/v1"
+    done
+    local u0
+    u0=$(echo $UPSTREAMS | awk '{print $1}')
+    CURL_EXTRA=(-H "x-portkey-provider: openai" -H "x-portkey-custom-host: ${UP_URL[$u0]}/v1")
+    if ! wait_ready "${URL[portkey/$u0/plain]}" "$PORTKEY_PID" portkey 1200; then
+        CURL_EXTRA=()
+        skip portkey "did not start or did not proxy: $(tail -n 3 "$OUT/portkey.log" | tr '\n' ' ')"
+        return 1
+    fi
+    CURL_EXTRA=()
+    # node runs a few processes (npx, sh, node): count the one listening.
+    local p
+    p=$(ss -ltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+    for u in $UPSTREAMS; do PROXY_PID[portkey/$u]=${p:-$PORTKEY_PID}; done
+    SERVER_PIDS+=("$PORTKEY_PID")
+    note "portkey on 127.0.0.1:$port (pid ${p:-$PORTKEY_PID})"
+}
+
+ACTIVE=()   # targets that started
+for target in $TARGETS; do
+    case $target in
+    direct)
+        for u in $UPSTREAMS; do
+            URL[direct/$u/plain]=${UP_URL[$u]}/v1/chat/completions
+            URL[direct/$u/stream]=${UP_URL[$u]}/v1/chat/completions
+            PROXY_PID[direct/$u]=""
+        done
+        ACTIVE+=(direct)
+        ;;
+    nginx)
+        if [ "$HAVE_NGINX" = 0 ]; then
+            skip nginx "no nginx binary ($NGINX)"
+        elif start_nginx_proxy; then
+            ACTIVE+=(nginx)
+        fi
+        ;;
+    switchyard | switchyard-full)
+        if [ ! -x "$SY_BIN" ]; then
+            skip "$target" "$SY_BIN not built"
+            continue
+        fi
+        ok=1
+        for u in $UPSTREAMS; do
+            if start_switchyard "$target" "$u" 1; then
+                URL[$target/$u/plain]=$SY_LAST_URL
+                URL[$target/$u/stream]=$SY_LAST_URL
+                PROXY_PID[$target/$u]=$SY_LAST_PID
+                ACCESS_LOGS[$target/$u]=$SY_LAST_LOG
+                ADMIN_PORT[$target/$u]=$SY_LAST_PORT
+                SERVER_PIDS+=("$SY_LAST_PID")
+                note "$target in front of $u on ${URL[$target/$u/plain]} (pid $SY_LAST_PID)"
+            else
+                ok=0
+            fi
+        done
+        [ "$ok" = 1 ] && ACTIVE+=("$target")
+        ;;
+    portkey)
+        start_portkey && ACTIVE+=(portkey)
+        ;;
+    *)
+        die "unknown target '$target' (direct, nginx, switchyard, switchyard-full, portkey)"
+        ;;
+    esac
+done
+
+# Which targets pass a whole stream, per upstream.
+declare -A STREAM_OK
+if [[ " $MODES " == *" stream "* ]]; then
+    for t in "${ACTIVE[@]}"; do
+        for u in $UPSTREAMS; do
+            CURL_EXTRA=()
+            [ -n "${HEADERS[$t/$u]:-}" ] && IFS='|' read -r -a hs <<< "${HEADERS[$t/$u]}" &&
+                for h in "${hs[@]}"; do CURL_EXTRA+=(-H "$h"); done
+            if stream_ok "${URL[$t/$u/stream]}" "$OUT/stream-check-$t-$u.txt"; then
+                STREAM_OK[$t/$u]=1
+            else
+                skip "$t/$u (stream)" "a test stream did not come back as $((CHUNKS + 1)) events ending in [DONE] (see stream-check-$t-$u.txt)"
+            fi
+            CURL_EXTRA=()
+        done
+    done
+fi
+
+# --- the interleaved table ---------------------------------------------------
+apply_pinning() { # pinned|unpinned
+    local pid u s_cpus=$ALL_CPUS m_cpus=$ALL_CPUS
+    if [ "$1" = pinned ]; then
+        s_cpus=$SERVER_CPUS
+        m_cpus=$MOCK_CPUS
+        ON_WRK=(taskset -c "$WRK_CPUS")
+        NOISE_CPU=""
+        # With proxy and upstream alone on one CPU, what else ran there is measurable.
+        [[ $SERVER_CPUS =~ ^[0-9]+$ ]] && [ "$MOCK_CPUS" = "$SERVER_CPUS" ] && NOISE_CPU=$SERVER_CPUS
+    else
+        ON_WRK=()
+        NOISE_CPU=""
+    fi
+    for pid in "${SERVER_PIDS[@]}"; do pin_pid "$pid" "$s_cpus"; done
+    pin_pid "$MOCK_PID" "$m_cpus"
+    [ -n "${STATIC_NGINX_PID:-}" ] && pin_pid "$STATIC_NGINX_PID" "$m_cpus"
+    return 0
+}
+ON_WRK=()
+
+mock_stats() { # FILE: what each mock endpoint saw so far (GET /_stats)
+    curl -s "http://127.0.0.1:$MOCK_PORT/_stats" > "$1"
+}
+
+run_row() { # ROUND UPSTREAM PINNING TARGET MODE CONNS
+    local round=$1 u=$2 pinning=$3 t=$4 mode=$5 c=$6 url body proxy up log line
+    local p0 p1 m0 m1 n0 n1 alog="" alog_lines="" extra_h=""
+    url=${URL[$t/$u/$mode]}
+    body=$(body_of "$mode")
+    proxy=${PROXY_PID[$t/$u]}
+    up=${UP_PID[$u]}
+    extra_h=${HEADERS[$t/$u]:-}
+    alog=${ACCESS_LOGS[$t/$u]:-}
+    log=$OUT/wrk-r$round-$u-$pinning-$t-$mode-c$c.txt
+    if [ "$WARMUP" != 0 ] && [ "$WARMUP" != 0s ]; then
+        EXTRA_HEADERS=$extra_h BODY_FILE=$body "${ON_WRK[@]}" wrk -t1 -c"$c" -d"$WARMUP" -s "$LUA" "$url" > "$TMP/warmup.txt" 2>&1 ||
+            die "wrk failed warming up $t ($u, $mode): $(head -n 3 "$TMP/warmup.txt" | tr '\n' ' ')"
+    fi
+    if [ -n "$alog" ]; then
+        sleep 0.5   # the server flushes its log every 200 ms: let the last lines land
+        : > "$alog"
+    fi
+    [ "$u" = mock ] && mock_stats "$TMP/stats0.json"
+    n0=$(cpu_busy_total "$NOISE_CPU")
+    m0=$(cpu_ns "$up")
+    p0=${proxy:+$(cpu_ns "$proxy")}
+    EXTRA_HEADERS=$extra_h BODY_FILE=$body "${ON_WRK[@]}" wrk -t1 -c"$c" -d"$DURATION" --timeout 5s -s "$LUA" "$url" > "$log"
+    m1=$(cpu_ns "$up")
+    p1=${proxy:+$(cpu_ns "$proxy")}
+    n1=$(cpu_busy_total "$NOISE_CPU")
+    if [ "$u" = mock ]; then mock_stats "$TMP/stats1.json"; else echo '{}' > "$TMP/stats0.json"; echo '{}' > "$TMP/stats1.json"; fi
+    if [ -n "$alog" ]; then
+        sleep 0.5
+        alog_lines=$(wc -l < "$alog")
+    fi
+    line=$(grep '^BENCH ' "$log") || die "wrk printed no result for $t ($u, $mode) at $c connections (see $log)"
+    python3 - "$line" "$round,$u,$pinning,$t,$mode,$c" "$m0" "$m1" "${p0:-}" "${p1:-}" \
+        "${proxy:+$(status_kb "$proxy" VmRSS)}" "${proxy:+$(status_kb "$proxy" VmHWM)}" \
+        "$TMP/stats0.json" "$TMP/stats1.json" "$alog_lines" "$n0" "$n1" "$(getconf CLK_TCK)" >> "$ROWS" <<'EOF'
+import json, sys
+line, key, m0, m1, p0, p1, rss, hwm, s0, s1, alog, n0, n1, tck = sys.argv[1:]
+kv = dict(f.split("=") for f in line.split()[1:])
+req = int(kv["requests"])
+per = lambda a, b: "%.2f" % ((int(b) - int(a)) / 1000.0 / req) if a and req else ""
+sock = sum(int(kv[k]) for k in ("connect_err", "read_err", "write_err", "timeouts"))
+before, after = json.load(open(s0)), json.load(open(s1))
+seen = lambda st, name: st.get("endpoints", {}).get(name, {}).get("requests", 0)
+by_ep = " ".join("%s:%d" % (n, seen(after, n) - seen(before, n)) for n in sorted(after.get("endpoints", {}))
+                 if seen(after, n) > seen(before, n))
+upstream = str(after["total"] - before["total"]) if "total" in after else ""
+# Other work on the servers' CPU: its busy time that was neither the proxy's nor the upstream's.
+noise = ""
+if n0 and n1:
+    (b0, t0), (b1, t1) = map(int, n0.split()), map(int, n1.split())
+    ours = (int(m1) - int(m0) + (int(p1) - int(p0) if p0 else 0)) / 1e9 * int(tck)
+    noise = "%.0f" % max(0.0, 100.0 * (b1 - b0 - ours) / (t1 - t0)) if t1 > t0 else ""
+print(",".join(str(x) for x in (key, req, kv["duration_us"], kv["p50_us"], kv["p99_us"],
+                               kv["non2xx"], sock, per(p0, p1), per(m0, m1), rss, hwm,
+                               upstream, by_ep, alog, noise)))
+EOF
+    tail -n 1 "$ROWS" | awk -F, '{printf "bench: r%s %-5s %-8s %-15s %-6s c=%-4s %8.0f req/s  p50 %s us  p99 %s us  CPU %s us/req\n", $1, $2, $3, $4, $5, $6, $7 / ($8 / 1e6), $9, $10, $13}' >&2
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+    for u in $UPSTREAMS; do
+        for pinning in $PINS; do
+            apply_pinning "$pinning"
+            for mode in $MODES; do
+                for c in $CONNS; do
+                    for t in "${ACTIVE[@]}"; do
+                        [ "$mode" = stream ] && [ -z "${STREAM_OK[$t/$u]:-}" ] && continue
+                        run_row "$round" "$u" "$pinning" "$t" "$mode" "$c"
+                    done
+                done
+            done
+        done
+    done
+done
+
+# Breakers, health and retries as the run left them: all closed and healthy.
+for u in $UPSTREAMS; do
+    if [ -n "${ADMIN_PORT[switchyard-full/$u]:-}" ]; then
+        curl -s -m 5 -H "Authorization: Bearer $SY_BENCH_ADMIN_KEY" \
+            "http://127.0.0.1:${ADMIN_PORT[switchyard-full/$u]}/admin/status" > "$OUT/switchyard-full-$u-admin-status.json" || true
+        curl -s -m 5 -H "Authorization: Bearer $SY_BENCH_ADMIN_KEY" \
+            "http://127.0.0.1:${ADMIN_PORT[switchyard-full/$u]}/metrics" > "$OUT/switchyard-full-$u-metrics.txt" || true
+    fi
+done
+
+# --- first SSE chunk added over direct ----------------------------------------
+# One streamed request at a time on one keep-alive connection (bench/client.py),
+# through each target in front of the mock, pinned as in the pinned rows.
+if [ "$FIRST_CHUNK" -gt 0 ] && [[ " $MODES " == *" stream "* ]] && [[ " $UPSTREAMS " == *" mock "* ]]; then
+    apply_pinning "$(echo $PINS | awk '{print $1}')"
+    for t in "${ACTIVE[@]}"; do
+        [ -n "${STREAM_OK[$t/mock]:-}" ] || continue
+        hargs=()
+        if [ -n "${HEADERS[$t/mock]:-}" ]; then
+            IFS='|' read -r -a hs <<< "${HEADERS[$t/mock]}"
+            for h in "${hs[@]}"; do hargs+=(--header "$h"); done
+        fi
+        r=$("${ON_WRK[@]}" python3 "$CLIENT" first-chunk "${URL[$t/mock/stream]}" "$STREAM_BODY" \
+            --requests "$FIRST_CHUNK" --warmup 100 "${hargs[@]}") || { skip "first chunk $t" "client failed"; continue; }
+        note "first chunk, $t: $r"
+        extra "first_chunk $t $r"
+    done
+fi
+
+# --- --workers 2 against --workers 1 ------------------------------------------
+# On a 2-core machine wrk and the upstream share the cores with the proxy, so a
+# second worker cannot show twice the throughput here. Measured: unpinned,
+# switchyard-full in front of the cheapest upstream (static nginx if there, else
+# the mock), wrk with 2 threads at 256 connections, workers 1, 2, 1, 2 in turn:
+# requests/s, the proxy's CPU per request (equal for 1 and 2 workers: no lock or
+# shared cache line costs per request), how many cores the proxy used, and
+# requests/s per proxy core (what 2 workers on 2 free cores would scale from).
+if [ "$WORKERS_CHECK" = 1 ] && [ -x "$SY_BIN" ] && [[ " $TARGETS " == *" switchyard-full "* ]]; then
+    apply_pinning unpinned
+    wu=mock
+    [[ " $UPSTREAMS " == *" nginx "* ]] && wu=nginx
+    declare -A WPID WURL
+    for w in 1 2; do
+        if start_switchyard switchyard-full "$wu" "$w" "workers$w-$wu"; then
+            WPID[$w]=$SY_LAST_PID
+            WURL[$w]=$SY_LAST_URL
+        fi
+    done
+    if [ -n "${WPID[1]:-}" ] && [ -n "${WPID[2]:-}" ]; then
+        for mode in $MODES; do
+            body=$(body_of "$mode")
+            for w in 1 2 1 2; do
+                BODY_FILE=$body wrk -t2 -c256 -d"$WARMUP" -s "$LUA" "${WURL[$w]}" > /dev/null 2>&1 || true
+                t0=$(date +%s%N)
+                p0=$(cpu_ns "${WPID[$w]}")
+                BODY_FILE=$body wrk -t2 -c256 -d"$DURATION" --timeout 5s -s "$LUA" "${WURL[$w]}" > "$TMP/w.txt"
+                p1=$(cpu_ns "${WPID[$w]}")
+                t1=$(date +%s%N)
+                line=$(grep '^BENCH ' "$TMP/w.txt")
+                r=$(python3 - "$line" "$p0" "$p1" "$t0" "$t1" <<'EOF'
+import sys
+line, p0, p1, t0, t1 = sys.argv[1:]
+kv = dict(f.split("=") for f in line.split()[1:])
+req, dur = int(kv["requests"]), int(kv["duration_us"]) / 1e6
+cpu = (int(p1) - int(p0)) / 1e9
+errs = int(kv["non2xx"]) + sum(int(kv[k]) for k in ("connect_err", "read_err", "write_err", "timeouts"))
+cores = cpu / ((int(t1) - int(t0)) / 1e9)
+print("rps=%.0f cpu_us=%.1f cores=%.2f rps_per_core=%.0f p99_us=%s errors=%d"
+      % (req / dur, cpu * 1e6 / req, cores, req / dur / cores if cores else 0, kv["p99_us"], errs))
+EOF
+)
+                note "workers $w, $mode ($wu upstream): $r"
+                extra "workers $w $mode $wu $r"
+            done
+        done
+    fi
+    for w in 1 2; do [ -n "${WPID[$w]:-}" ] && kill -TERM "${WPID[$w]}" 2>/dev/null; done
+    for w in 1 2; do [ -n "${WPID[$w]:-}" ] && { wait "${WPID[$w]}" 2>/dev/null || true; }; done
+fi
+
+# --- RSS with N open streams --------------------------------------------------
+# A second mock streams slowly (one event a second, for an hour); bench/client.py
+# opens OPEN_STREAMS streams through the proxy in batches, waits until every one
+# has its first event, and holds them. RSS before and while they are held,
+# per stream. Fresh processes (nginx with room for the connections).
+if [ "$OPEN_STREAMS" -gt 0 ] && [[ " $MODES " == *" stream "* ]]; then
+    apply_pinning unpinned
+    start_mock slow --chunks 3600 --chunk-delay-ms 1000
+    UP_URL[slow]=http://127.0.0.1:$MOCK_PORT_slow
+    for t in "${ACTIVE[@]}"; do
+        case $t in
+        nginx)
+            d=$TMP/nginx-slow
+            mkdir -p "$d/logs"
+            p=$(free_port)
+            cat > "$d/nginx.conf" <<EOF
+$(nginx_user_line)
+worker_processes 1;
+worker_rlimit_nofile $NOFILE;
+pid $d/nginx.pid;
+error_log $d/logs/error.log warn;
+events { worker_connections $((NOFILE - 50)); }
+http {
+$(nginx_common "$d")
+    upstream slow { server 127.0.0.1:$MOCK_PORT_slow; keepalive $NGINX_KEEPALIVE; }
+    server {
+        listen 127.0.0.1:$p backlog=4096;
+        location / {
+            proxy_pass http://slow;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_buffering off;
@@ -435,173 +759,92 @@ http {
     }
 }
 EOF
-        "${ON_SERVER[@]}" "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' \
-            > "$TMP/nginx/logs/stdout.log" 2>&1 &
-        nginx_pid=$!
-        PIDS+=("$nginx_pid")
-        if ! wait_ready "http://127.0.0.1:$port/v1/chat/completions" "$nginx_pid" nginx; then
-            skip nginx "did not start: $(tail -n 3 "$TMP/nginx/logs/error.log" "$TMP/nginx/logs/stdout.log" 2>/dev/null | tr '\n' ' ')"
-            continue
-        fi
-        worker=$(pgrep -P "$nginx_pid" | head -n 1)
-        [ -n "$worker" ] || { skip nginx "no worker process"; continue; }
-        note "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') on 127.0.0.1:$port, streams on :$stream_port (worker pid $worker)"
-        run_modes nginx "http://127.0.0.1:$port/v1/chat/completions" \
-            "http://127.0.0.1:$stream_port/v1/chat/completions" "$worker"
-        kill -TERM "$nginx_pid" 2>/dev/null || true
-        wait "$nginx_pid" 2>/dev/null || true
-        ;;
-    switchyard | switchyard-full)
-        if [ ! -x "$SY_BIN" ]; then
-            skip "$target" "$SY_BIN not built"
-            continue
-        fi
-        port=$(free_port)
-        policy=$TMP/$target.yaml
-        ACCESS_LOG=""
-        if [ "$target" = switchyard ]; then
-            minimal_policy "$port" > "$policy"
+            start_nginx "$d" "nginx (open streams)" || continue
+            spid=$NGINX_WORKER
+            kpid=$NGINX_PID
+            surl=http://127.0.0.1:$p/v1/chat/completions
+            wait_ready "$surl" "$NGINX_PID" nginx || continue
+            ;;
+        switchyard | switchyard-full)
+            start_switchyard "$t" slow 1 "$t-open-streams" || continue
+            spid=$SY_LAST_PID
+            kpid=$SY_LAST_PID
+            surl=$SY_LAST_URL
+            ;;
+        *) continue ;;
+        esac
+        rss0=$(status_kb "$spid" VmRSS)
+        rm -f "$TMP/release"
+        python3 "$CLIENT" hold "$surl" "$STREAM_BODY" --streams "$OPEN_STREAMS" \
+            --hold-file "$TMP/release" > "$TMP/hold.txt" 2> "$TMP/hold.err" &
+        hpid=$!
+        for _ in $(seq 1 600); do
+            grep -q READY "$TMP/hold.txt" 2>/dev/null && break
+            kill -0 "$hpid" 2>/dev/null || break
+            sleep 0.5
+        done
+        if grep -q READY "$TMP/hold.txt"; then
+            sleep 2
+            rss1=$(status_kb "$spid" VmRSS)
+            hwm=$(status_kb "$spid" VmHWM)
+            r="streams=$(awk '{print $2}' "$TMP/hold.txt") rss0_kb=$rss0 rss_kb=$rss1 hwm_kb=$hwm per_stream_kb=$(awk -v a="$rss0" -v b="$rss1" -v n="$OPEN_STREAMS" 'BEGIN {printf "%.1f", (b - a) / n}') open_s=$(awk '{print $3}' "$TMP/hold.txt")"
+            note "open streams, $t: $r"
+            extra "open_streams $t $r"
         else
-            ACCESS_LOG=$TMP/$target-access.log
-            full_policy "$port" "$ACCESS_LOG" > "$policy"
+            skip "open streams $t" "$(tail -n 2 "$TMP/hold.err" | tr '\n' ' ')"
         fi
-        cp "$policy" "$OUT/"
-        if ! "$SY_BIN" validate "$policy" > "$TMP/$target-validate.log" 2>&1; then
-            skip "$target" "the generated policy does not validate: $(head -n 3 "$TMP/$target-validate.log" | tr '\n' ' ')"
-            continue
-        fi
-        "${ON_SERVER[@]}" "$SY_BIN" serve -c "$policy" --workers 1 > "$OUT/$target.log" 2>&1 &
-        sy_pid=$!
-        PIDS+=("$sy_pid")
-        url="http://127.0.0.1:$port/v1/chat/completions"
-        if ! wait_ready "$url" "$sy_pid" "$target"; then
-            skip "$target" "serve did not start or did not proxy: $(tail -n 3 "$OUT/$target.log" | tr '\n' ' ')"
-            continue
-        fi
-        note "$target on 127.0.0.1:$port (pid $sy_pid)"
-        run_modes "$target" "$url" "$url" "$sy_pid"
-        if [ "$target" = switchyard-full ]; then
-            # Breakers, health and retries as the run left them: all closed and healthy.
-            curl -s -m 5 -H "Authorization: Bearer $SY_BENCH_ADMIN_KEY" \
-                "http://127.0.0.1:$port/admin/status" > "$OUT/$target-admin-status.json" || true
-            curl -s -m 5 -H "Authorization: Bearer $SY_BENCH_ADMIN_KEY" \
-                "http://127.0.0.1:$port/metrics" > "$OUT/$target-metrics.txt" || true
-        fi
-        ACCESS_LOG=""
-        kill -TERM "$sy_pid" 2>/dev/null || true
-        wait "$sy_pid" 2>/dev/null || true
-        ;;
-    *)
-        die "unknown target '$target' (direct, nginx, switchyard, switchyard-full)"
-        ;;
-    esac
-done
+        touch "$TMP/release"
+        wait "$hpid" 2>/dev/null || true
+        kill -TERM "$kpid" 2>/dev/null || true
+        wait "$kpid" 2>/dev/null || true
+    done
+    kill -TERM "$MOCK_PID_slow" 2>/dev/null || true
+fi
+
+# --- RSS over a long run at load ----------------------------------------------
+# SOAK seconds of plain and streamed load at once (two wrk, 32 connections each)
+# on a fresh switchyard-full in front of the mock, unpinned; VmRSS every SOAK_EVERY s.
+if [ "$SOAK" -gt 0 ] && [ -x "$SY_BIN" ]; then
+    apply_pinning unpinned
+    if start_switchyard switchyard-full mock 1 soak; then
+        spid=$SY_LAST_PID
+        BODY_FILE=$BODY wrk -t1 -c32 -d"${SOAK}s" --timeout 5s -s "$LUA" "$SY_LAST_URL" > "$OUT/soak-plain.txt" &
+        w1=$!
+        BODY_FILE=$STREAM_BODY wrk -t1 -c32 -d"${SOAK}s" --timeout 5s -s "$LUA" "$SY_LAST_URL" > "$OUT/soak-stream.txt" &
+        w2=$!
+        : > "$OUT/soak-rss.csv"
+        start=$(date +%s)
+        while kill -0 "$w1" 2>/dev/null || kill -0 "$w2" 2>/dev/null; do
+            echo "$(($(date +%s) - start)),$(status_kb "$spid" VmRSS)" >> "$OUT/soak-rss.csv"
+            sleep "$SOAK_EVERY"
+        done
+        wait "$w1" "$w2" 2>/dev/null || true
+        r=$(python3 - "$OUT/soak-rss.csv" "$OUT/soak-plain.txt" "$OUT/soak-stream.txt" <<'EOF'
+import sys
+rows = [tuple(map(int, l.split(","))) for l in open(sys.argv[1]) if l.strip()]
+rss = [r for _, r in rows]
+reqs = errs = 0
+for f in sys.argv[2:]:
+    for line in open(f):
+        if line.startswith("BENCH "):
+            kv = dict(x.split("=") for x in line.split()[1:])
+            reqs += int(kv["requests"])
+            errs += int(kv["non2xx"]) + sum(int(kv[k]) for k in ("connect_err", "read_err", "write_err", "timeouts"))
+after1m = [r for t, r in rows if t >= 60] or rss
+print("samples=%d first_kb=%d last_kb=%d max_kb=%d min_after_60s_kb=%d max_after_60s_kb=%d requests=%d errors=%d"
+      % (len(rss), rss[0], rss[-1], max(rss), min(after1m), max(after1m), reqs, errs))
+EOF
+)
+        note "soak: $r"
+        extra "soak switchyard-full $SOAK $r"
+        kill -TERM "$spid" 2>/dev/null || true
+        wait "$spid" 2>/dev/null || true
+    fi
+fi
 
 # --- report ----------------------------------------------------------------
-python3 - "$ROWS" "$OUT/skipped.txt" "$PINNING" "$DURATION" "$BODY" "$STREAM_BODY" "$CHUNKS" "$USERS" \
-    "$NGINX" "$BUSY" "$IDLE" > "$OUT/summary.md" <<'EOF'
-import csv, os, platform, subprocess, sys
-(rows_file, skipped_file, pinning, duration, body, stream_body, chunks, users, nginx, busy,
- idle) = sys.argv[1:]
-rows = list(csv.DictReader(open(rows_file)))
-skipped = [l.strip() for l in open(skipped_file) if l.strip()]
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-def version(cmd):
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=5)
-        return (p.stdout + p.stderr).strip().splitlines()[0]
-    except Exception:
-        return "?"
-
-mib = lambda kb: "%.1f" % (int(kb) / 1024) if kb else "—"
-modes = [m for m in ("plain", "stream") if any(r["mode"] == m for r in rows)]
-print("# switchyard benchmark\n")
-print("- machine: %s, %d CPUs, Linux %s; %s%% idle before the run"
-      % (cpu_model(), os.cpu_count(), platform.release(), idle))
-print("- %s; %s" % (version([nginx, "-v"]), version(["wrk", "-v"]).split("[")[0].strip()))
-print("- load: wrk, 1 thread, keep-alive, POST of %s (%d bytes), %s per row; %s"
-      % (os.path.basename(body), os.path.getsize(body), duration, pinning))
-if int(users):
-    print("- every request carries `x-user-id: u1` ... `u%s` in turn (bench/chat.lua)" % users)
-if "stream" in modes:
-    print('- stream rows: the same body with `"stream": true` (%d bytes); the mock answers %s chunk'
-          % (os.path.getsize(stream_body), chunks))
-    print("  events and `data: [DONE]`: %d SSE events per request" % (int(chunks) + 1))
-print("- CPU/req: utime+stime of the process from /proc/PID/stat across the row, divided by the")
-print("  requests wrk completed; RSS: VmRSS after the row / VmHWM (peak); nginx: its worker process")
-if busy:
-    print("- **warning: %s**" % busy)
-if any(r["other_cpu_pct"] for r in rows):
-    print("- other: share of the servers' CPU that neither the proxy nor the mock used during the row")
-    print("  (other processes, interrupts, time stolen by the hypervisor); above 5 %, distrust the row")
-print()
-print("| target | answer | conns | req/s | p50 µs | p99 µs | proxy CPU µs/req | mock CPU µs/req | proxy RSS / peak MiB | other | errors |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-p50 = {}
-cpu = {}
-canary = []
-for mode in modes:
-    for r in rows:
-        if r["mode"] != mode:
-            continue
-        key = (r["target"], mode, r["conns"])
-        rps = int(r["requests"]) / (int(r["duration_us"]) / 1e6)
-        errs = []
-        if int(r["non2xx"]):
-            errs.append("%s non-2xx" % r["non2xx"])
-        if int(r["socket_errors"]):
-            errs.append("%s socket" % r["socket_errors"])
-        if r["target"] != "direct" and int(r["upstream_requests"]) < int(r["requests"]):
-            errs.append("upstream saw only %s" % r["upstream_requests"])
-        # Lines still in flight at either end of the row: allow a connection's worth each.
-        if r["access_log_lines"] and abs(int(r["access_log_lines"]) - int(r["requests"])) > 2 * int(r["conns"]):
-            errs.append("access log has %s lines" % r["access_log_lines"])
-        p50[key] = int(r["p50_us"])
-        if r["proxy_cpu_us"]:
-            cpu[key] = float(r["proxy_cpu_us"])
-        if r["target"] == "switchyard-full":
-            seen = dict((e.split(":")[0], int(e.split(":")[1])) for e in r["upstream_by_endpoint"].split())
-            total = sum(seen.values())
-            relay = sum(v for k, v in seen.items() if k.startswith("relay-"))
-            canary.append("%s c=%s %.1f%%" % (mode, r["conns"], 100.0 * relay / total if total else 0))
-        print("| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["target"], "SSE" if mode == "stream" else "JSON", r["conns"], rps, r["p50_us"],
-            r["p99_us"], r["proxy_cpu_us"] or "—", r["mock_cpu_us"],
-            "%s / %s" % (mib(r["proxy_rss_kb"]), mib(r["proxy_hwm_kb"])) if r["proxy_rss_kb"] else "—",
-            r["other_cpu_pct"] + " %" if r["other_cpu_pct"] else "—", ", ".join(errs) or "none"))
-print()
-proxies = [t for t in ("nginx", "switchyard", "switchyard-full") if any(k[0] == t for k in p50)]
-for mode in modes:
-    name = "streamed" if mode == "stream" else "plain"
-    if ("direct", mode, "1") in p50:
-        for t in proxies:
-            if (t, mode, "1") in p50:
-                print("- %s, p50 added over direct at 1 connection, %s: %+d µs%s" % (
-                    name, t, p50[(t, mode, "1")] - p50[("direct", mode, "1")],
-                    " (target: at most +60 µs)" if t.startswith("switchyard") else ""))
-    for c in sorted({k[2] for k in cpu if k[1] == mode}, key=int):
-        base = cpu.get(("nginx", mode, c))
-        for t in ("switchyard", "switchyard-full"):
-            if (t, mode, c) not in cpu:
-                continue
-            ratio = " = %.2fx nginx's %.1f µs (target: at most 2x)" % (
-                cpu[(t, mode, c)] / base, base) if base else ""
-            print("- %s, %s at %s connection%s: %.1f µs CPU per request%s" % (
-                name, t, c, "" if c == "1" else "s", cpu[(t, mode, c)], ratio))
-if canary:
-    print("- switchyard-full, canary (relay) share of upstream requests, health probes included: "
-          + ", ".join(canary))
-for s in skipped:
-    print("- skipped %s" % s)
-EOF
+python3 "$ROOT/bench/report.py" "$ROWS" "$OUT/extra.txt" "$OUT/skipped.txt" \
+    "$BODY" "$STREAM_BODY" "$CHUNKS" "$USERS" "$NGINX" "$BUSY" "$IDLE" "$DURATION" \
+    "wrk on CPU $WRK_CPUS; proxy on CPU $SERVER_CPUS; upstream on CPU $MOCK_CPUS" "$NOFILE" > "$OUT/summary.md"
 cat "$OUT/summary.md"
 note "results in $OUT"

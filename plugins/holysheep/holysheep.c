@@ -160,4 +160,6 @@ SY_PLUGIN_EXPORT const sy_plugin switchyard_plugin = {
     .parse_response = holysheep_parse_response,
     .stream_event = holysheep_stream_event,
     .health_request = holysheep_health_request,
+    /* ABI 1.3: chat, completions, embeddings, and the Responses API. */
+    .ops = SY_OPS_CLASSIC | SY_OPS_RESPONSES,
 };

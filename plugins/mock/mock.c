@@ -10,7 +10,8 @@
  * 404 model_not_found, which the wire classification turns into NEXT). All chance goes through host->random_u64,
  * so a seeded host makes every run repeatable. Three draws are made for every
  * request, always in the same order (error, jitter, truncation), so changing
- * one rate never shifts the others' outcomes.
+ * one rate never shifts the others' outcomes; a Responses API request that is
+ * answered then draws its response id (mock_responses.c).
  *
  * The host classifies a local reply with this plugin's parse_response and
  * stream_event, which are the OpenAI wire rules (openai_wire.h).
@@ -267,17 +268,21 @@ static int mock_local_reply(void *instance, const sy_endpoint *ep, const sy_requ
     if (first > latency + m->jitter_ms) first = latency + m->jitter_ms;
     out->delay_ms = out->ttfb_ms = first;
 
-    cJSON *root = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+    /* A request on one stored response has no body (GET, DELETE). */
+    const int item = req->op == SY_OP_RESPONSE_ITEM;
+    cJSON *root = req->body && req->body_len ? cJSON_ParseWithLength(req->body, req->body_len)
+                                             : NULL;
     const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "model");
     const char *model = req->model ? req->model : cJSON_IsString(jm) ? jm->valuestring : NULL;
+    if (item && !model) model = "mock";
 
-    if (!cJSON_IsObject(root) || !model) {
+    if (!item && (!cJSON_IsObject(root) || !model)) {
         out->status = 400;
         mock_body_error(&b, !cJSON_IsObject(root)
                                 ? "We could not parse the JSON body of your request."
                                 : "you must provide a model parameter",
                         "invalid_request_error", NULL);
-    } else if (!serves(m, model)) {
+    } else if (!item && !serves(m, model)) {
         out->status = 404;
         snprintf(msg, sizeof msg,
                  "The model `%.200s` does not exist or you do not have access to it.", model);
@@ -294,13 +299,22 @@ static int mock_local_reply(void *instance, const sy_endpoint *ep, const sy_requ
             .request_id = req->request_id,
             .reply = m->reply,
             .chunks = m->chunks,
-            .stream = req->stream && req->op != SY_OP_EMBEDDINGS,
+            .stream = req->stream && req->op != SY_OP_EMBEDDINGS && !item,
             .include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage")),
             .prompt_tokens = (int64_t)(req->body_len / 4) ? (int64_t)(req->body_len / 4) : 1,
             .completion_tokens = req->op == SY_OP_EMBEDDINGS ? 0 : mock_count_words(m->reply),
             .body_json = root,
+            .method = req->method,
+            .path = req->path,
         };
         a.truncate = a.stream && u_truncate < m->truncate_rate;
+        if (req->op == SY_OP_RESPONSES || item) {
+            /* Reasoning costs 3 more output tokens when the request asks for it. */
+            const cJSON *reasoning = cJSON_GetObjectItemCaseSensitive(root, "reasoning");
+            a.reasoning_tokens = reasoning && !cJSON_IsNull(reasoning) ? 3 : 0;
+            a.completion_tokens += a.reasoning_tokens;
+            mock_response_ids(&a, h);
+        }
         out->status = 200;
         if (req->op == SY_OP_EMBEDDINGS) {
             const char *why = NULL;
@@ -313,12 +327,17 @@ static int mock_local_reply(void *instance, const sy_endpoint *ep, const sy_requ
         } else if (req->op == SY_OP_CHAT || req->op == SY_OP_COMPLETIONS) {
             mock_body_completion(&b, &a);
             out->truncate_stream = a.truncate;
+        } else if (req->op == SY_OP_RESPONSES) {
+            mock_body_response(&b, &a);
+            out->truncate_stream = a.truncate;
+        } else if (item) {
+            out->status = mock_body_response_item(&b, &a);
         } else {
             out->status = 404;
             mock_body_error(&b, "mock provider: operation not supported",
                             "invalid_request_error", NULL);
         }
-        if (out->status == 200) {
+        if (out->status == 200 && !item) { /* reading a stored response costs nothing */
             out->usage.input_tokens = a.prompt_tokens;
             out->usage.output_tokens = a.truncate ? -1 : a.completion_tokens;
         }
@@ -369,4 +388,5 @@ SY_PLUGIN_EXPORT const sy_plugin switchyard_plugin = {
     /* No upstream, so nothing to probe: the host never health-checks the
      * endpoints of a plugin that answers locally; they count as healthy. */
     .health_request = NULL,
+    .ops = SY_OPS_CLASSIC | SY_OPS_RESPONSES,
 };

@@ -1,6 +1,7 @@
 /*
  * mock.h - internals of the `mock` provider, shared by mock.c (descriptor,
- * config, the outcome draw) and mock_body.c (the OpenAI-shaped answers).
+ * config, the outcome draw), mock_body.c (the OpenAI-shaped answers) and
+ * mock_responses.c (the Responses API's).
  * Nothing here is exported from sy_mock.so.
  */
 #ifndef SY_MOCK_H
@@ -36,7 +37,13 @@ typedef struct mock_answer {
     int truncate;             /* cut the stream midway */
     int64_t prompt_tokens;
     int64_t completion_tokens;
-    const void *body_json;    /* the parsed request (cJSON *), for embeddings */
+    const void *body_json;    /* the parsed request (cJSON *): embeddings, responses */
+    /* The Responses API (SY_OP_RESPONSES, SY_OP_RESPONSE_ITEM). */
+    char response_id[64];     /* "resp_" + 48 hex, from the host's random draws */
+    char message_id[64];      /* "msg_" + 48 hex, derived from the response id */
+    int64_t reasoning_tokens; /* the part of completion_tokens spent reasoning */
+    const char *method;       /* SY_OP_RESPONSE_ITEM: "GET", "DELETE", ... */
+    const char *path;         /* SY_OP_RESPONSE_ITEM: "/responses/ID[/input_items][?query]" */
 } mock_answer;
 
 /* The OpenAI error envelope {"error": {"message", "type", "code"}}. */
@@ -49,5 +56,22 @@ int mock_body_embeddings(mock_buf *b, const mock_answer *a, const char **why);
 
 /* Words in s (runs of non-space), at least 1: the mock's completion tokens. */
 int64_t mock_count_words(const char *s);
+/* Where content piece k of n of s starts (k = n: len): whole words when
+ * there are enough of them, else even byte ranges (never inside a UTF-8
+ * sequence). */
+size_t mock_piece_start(const char *s, size_t len, int k, int n);
+
+/* The Responses API (mock_responses.c). */
+/* Fill in a->response_id and message_id from three of the host's draws. */
+void mock_response_ids(mock_answer *a, const sy_host_api *h);
+/* A response object, or (stream) its typed SSE events, "event:" lines
+ * included, ending with response.completed (a truncated one stops midway
+ * through the deltas, with no terminal event). */
+void mock_body_response(mock_buf *b, const mock_answer *a);
+/* The answer to a request on one stored response (the mock stores nothing:
+ * GET and POST .../cancel answer a completed response with the asked id,
+ * DELETE deleted: true, .../input_items an empty list). Returns the HTTP
+ * status. */
+int mock_body_response_item(mock_buf *b, const mock_answer *a);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * mock_body.c - the mock provider's OpenAI-shaped answers: chat.completion,
- * text_completion, embedding lists, and SSE streams of chunk events.
+ * text_completion, embedding lists, and SSE streams of chunk events (the
+ * Responses API's answers are in mock_responses.c).
  * Everything is a pure function of its inputs (no clock, no randomness):
  * created is fixed at 1700000000, like tools/mock-upstream.
  */
@@ -135,9 +136,7 @@ static void put_usage(mock_buf *b, const mock_answer *a)
                     (long long)(a->prompt_tokens + a->completion_tokens));
 }
 
-/* Boundaries of the stream's content pieces: whole words when there are
- * enough of them, else even byte ranges (never inside a UTF-8 sequence). */
-static size_t piece_start(const char *s, size_t len, int k, int n)
+size_t mock_piece_start(const char *s, size_t len, int k, int n)
 {
     if (k <= 0) return 0;
     if (k >= n) return len;
@@ -201,7 +200,8 @@ static void completion_stream(mock_buf *b, const mock_answer *a)
         put_choice_piece(b, a, "", 0, 1, 0);
     }
     for (int k = 0; k < upto; k++) {
-        size_t s = piece_start(a->reply, len, k, n), e = piece_start(a->reply, len, k + 1, n);
+        size_t s = mock_piece_start(a->reply, len, k, n);
+        size_t e = mock_piece_start(a->reply, len, k + 1, n);
         put_event_open(b, a);
         put_choice_piece(b, a, a->reply + s, e - s, 0, 0);
     }

@@ -134,4 +134,6 @@ SY_PLUGIN_EXPORT const sy_plugin switchyard_plugin = {
     .parse_response = openai_parse_response,
     .stream_event = openai_stream_event,
     .health_request = openai_health_request,
+    /* ABI 1.3: chat, completions, embeddings, and the Responses API. */
+    .ops = SY_OPS_CLASSIC | SY_OPS_RESPONSES,
 };

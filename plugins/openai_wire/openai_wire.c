@@ -1,5 +1,6 @@
 /* openai_wire.c - the OpenAI wire format (see openai_wire.h). */
 #include "openai_wire.h"
+#include "openai_wire_int.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -7,7 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 
-static const char content_type[] = "Content-Type: application/json";
+const char sy_ow_content_type[] = "Content-Type: application/json";
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -74,7 +75,7 @@ int sy_openai_wire_init(sy_openai_wire *w, const sy_host_api *host, const char *
         }
         w->headers[w->n_headers++] = auth;
     }
-    w->headers[w->n_headers++] = content_type;
+    w->headers[w->n_headers++] = sy_ow_content_type;
 
     static const char *const names[2] = {"organization", "project"};
     static const char *const prefixes[2] = {"OpenAI-Organization: ", "OpenAI-Project: "};
@@ -103,7 +104,7 @@ void sy_openai_wire_fini(sy_openai_wire *w)
 {
     if (!w->host) return;
     for (unsigned i = 0; i < w->n_headers; i++)
-        if (w->headers[i] != content_type) w->host->free((void *)w->headers[i]);
+        if (w->headers[i] != sy_ow_content_type) w->host->free((void *)w->headers[i]);
     if (w->api_key) {
         /* Do not leave the key lying around in freed memory. */
         volatile char *p = w->api_key;
@@ -122,6 +123,8 @@ const char *sy_openai_wire_path(sy_op op)
     case SY_OP_CHAT: return "/chat/completions";
     case SY_OP_COMPLETIONS: return "/completions";
     case SY_OP_EMBEDDINGS: return "/embeddings";
+    case SY_OP_RESPONSES: return "/responses";
+    case SY_OP_RESPONSE_ITEM: break; /* its path is the request's own (req->path) */
     }
     return NULL;
 }
@@ -177,7 +180,7 @@ static int hexval(char c)
 }
 
 /* Does the raw JSON string content (between the quotes) decode to ascii word? */
-static int key_is(const char *raw, size_t n, const char *word)
+int sy_ow_key_is(const char *raw, size_t n, const char *word)
 {
     if (!memchr(raw, '\\', n)) return strlen(word) == n && !memcmp(raw, word, n);
     size_t k = 0, wl = strlen(word);
@@ -201,6 +204,66 @@ static int key_is(const char *raw, size_t n, const char *word)
         if (k >= wl || c != (unsigned char)word[k]) return 0;
     }
     return k == wl;
+}
+
+static int host_has_scanner(const sy_host_api *h)
+{
+    return h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object;
+}
+
+int sy_ow_scan(const sy_openai_wire *w, const char *p, size_t n, sy_json_field *f, size_t nf)
+{
+    for (size_t k = 0; k < nf; k++) {
+        f[k].type = SY_JSON_ABSENT;
+        f[k].val = NULL;
+        f[k].len = 0;
+        f[k].escaped = 0;
+    }
+    if (!p) return -1;
+    const sy_host_api *h = w ? w->host : NULL;
+    if (host_has_scanner(h)) {
+        const char *why = NULL;
+        return h->json_scan_object(p, n, f, nf, &why) == 0 ? 0 : -1;
+    }
+    /* A host without the scanner (ABI 1.0): cJSON validates, then a walk of
+     * the top level finds the fields (the first of a repeated key wins). */
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+    int ok = cJSON_IsObject(doc) && end && skip_ws(p, (size_t)(end - p), n) == n;
+    cJSON_Delete(doc);
+    if (!ok) return -1;
+    size_t i = n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    i = skip_ws(p, i, n) + 1; /* past '{' */
+    for (;;) {
+        i = skip_ws(p, i, n);
+        if (i >= n || p[i] == '}') break;
+        size_t ks = i, ke = skip_string(p, i, n);
+        i = skip_ws(p, skip_ws(p, ke, n) + 1, n); /* past ':' */
+        size_t vs = i, ve = skip_value(p, i, n);
+        for (size_t k = 0; k < nf; k++) {
+            if (f[k].type != SY_JSON_ABSENT || !sy_ow_key_is(p + ks + 1, ke - ks - 2, f[k].name))
+                continue;
+            switch (p[vs]) {
+            case '"':
+                f[k].type = SY_JSON_STRING;
+                f[k].val = p + vs + 1;
+                f[k].len = ve - vs - 2;
+                f[k].escaped = memchr(f[k].val, '\\', f[k].len) != NULL;
+                continue;
+            case '{': f[k].type = SY_JSON_OBJECT; break;
+            case '[': f[k].type = SY_JSON_ARRAY; break;
+            case 't': f[k].type = SY_JSON_TRUE; break;
+            case 'f': f[k].type = SY_JSON_FALSE; break;
+            case 'n': f[k].type = SY_JSON_NULL; break;
+            default: f[k].type = SY_JSON_NUMBER; break;
+            }
+            f[k].val = p + vs;
+            f[k].len = ve - vs;
+        }
+        i = skip_ws(p, ve, n);
+        if (i < n && p[i] == ',') i++;
+    }
+    return 0;
 }
 
 /* Write s as a JSON string (with quotes) into dst, or only measure when dst is NULL. */
@@ -257,7 +320,7 @@ static int usage_edits(const char *b, size_t vs, size_t ve, body_edit *e, size_t
         i = skip_ws(b, skip_ws(b, ke, ve) + 1, ve); /* past ':' */
         size_t s = i, end = skip_value(b, i, ve);
         members++;
-        if (key_is(b + ks + 1, ke - ks - 2, "include_usage")) {
+        if (sy_ow_key_is(b + ks + 1, ke - ks - 2, "include_usage")) {
             found = 1;
             if (!(end - s == 4 && !memcmp(b + s, "true", 4))) {
                 if (n == room) return -1;
@@ -331,14 +394,14 @@ static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_
         i = skip_ws(b, i, len);
         size_t vs = i, ve = skip_value(b, i, len);
         n_members++;
-        if (set_model && key_is(b + ks + 1, ke - ks - 2, "model")) {
+        if (set_model && sy_ow_key_is(b + ks + 1, ke - ks - 2, "model")) {
             if (n_edits == MAX_EDITS - 1) {
                 set_err(err, errlen, "the request body repeats \"model\" too often");
                 goto out;
             }
             edits[n_edits++] = (body_edit){vs, ve - vs, quoted, qlen};
             have_model = 1;
-        } else if (key_is(b + ks + 1, ke - ks - 2, "stream_options")) {
+        } else if (sy_ow_key_is(b + ks + 1, ke - ks - 2, "stream_options")) {
             have_stream_options = 1;
             int k = add_usage ? usage_edits(b, vs, ve, edits + n_edits, MAX_EDITS - 1 - n_edits) : 0;
             if (k < 0) {
@@ -416,9 +479,8 @@ out:
     return rc;
 }
 
-/* out->url = the endpoint's base_url (without trailing '/') + path. */
-static int join_url(const sy_endpoint *ep, const char *path, sy_http_request *out, char *err,
-                    size_t errlen)
+int sy_ow_join_url(const sy_endpoint *ep, const char *path, sy_http_request *out, char *err,
+                   size_t errlen)
 {
     const char *base = ep && ep->base_url ? ep->base_url : "";
     size_t bl = strlen(base);
@@ -429,8 +491,8 @@ static int join_url(const sy_endpoint *ep, const char *path, sy_http_request *ou
     }
     size_t pl = strlen(path);
     if (bl + pl >= sizeof out->url) {
-        set_err(err, errlen, "base_url of endpoint '%s' is too long",
-                ep->name ? ep->name : "?");
+        set_err(err, errlen, "base_url of endpoint '%s' plus the path is too long (over %d bytes)",
+                ep->name ? ep->name : "?", SY_URL_MAX - 1);
         return -1;
     }
     memcpy(out->url, base, bl);
@@ -447,18 +509,24 @@ int sy_openai_wire_build_request(const sy_openai_wire *w, const sy_endpoint *ep,
     out->body = NULL;
     out->body_len = 0;
     out->body_owned = NULL;
+    out->method = NULL; /* a POST */
 
+    if (req->op == SY_OP_RESPONSE_ITEM)
+        return sy_ow_build_item_request(w, ep, req, out, err, errlen);
     const char *path = sy_openai_wire_path(req->op);
     if (!path) {
         set_err(err, errlen, "operation not supported");
         return -1;
     }
-    if (join_url(ep, path, out, err, errlen) != 0) return -1;
+    if (sy_ow_join_url(ep, path, out, err, errlen) != 0) return -1;
 
     for (unsigned i = 0; i < w->n_headers; i++) out->headers[out->n_headers++] = w->headers[i];
 
     int set_model = req->model && (!req->client_model || strcmp(req->model, req->client_model));
-    int add_usage = w->include_usage && req->stream && req->op != SY_OP_EMBEDDINGS;
+    /* Only chat and completions streams take stream_options: the Responses
+     * API reports usage in its response.completed event without being asked. */
+    int add_usage = w->include_usage && req->stream &&
+                    (req->op == SY_OP_CHAT || req->op == SY_OP_COMPLETIONS);
     if (!set_model && !add_usage) {
         out->body = req->body; /* zero copy */
         out->body_len = req->body_len;
@@ -482,11 +550,11 @@ int sy_openai_wire_health_request(const sy_openai_wire *w, const sy_endpoint *ep
             return -1;
         }
     }
-    if (join_url(ep, path, out, err, errlen) != 0) return -1;
+    if (sy_ow_join_url(ep, path, out, err, errlen) != 0) return -1;
     /* The key and the organization/project headers, so the provider accepts
      * the probe as it would a request; no Content-Type: there is no body. */
     for (unsigned i = 0; i < w->n_headers; i++)
-        if (w->headers[i] != content_type) out->headers[out->n_headers++] = w->headers[i];
+        if (w->headers[i] != sy_ow_content_type) out->headers[out->n_headers++] = w->headers[i];
     return 0;
 }
 
@@ -585,14 +653,32 @@ static int64_t usage_field(const cJSON *usage, const char *a, const char *b)
     return (int64_t)v->valuedouble;
 }
 
-static void read_usage(const cJSON *root, sy_op op, sy_usage *u)
+static void read_usage_object(const cJSON *usage, sy_op op, sy_usage *u, int64_t *reasoning)
 {
-    const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     if (!cJSON_IsObject(usage)) return;
     u->input_tokens = usage_field(usage, "prompt_tokens", "input_tokens");
     u->output_tokens = usage_field(usage, "completion_tokens", "output_tokens");
     if (u->output_tokens < 0 && op == SY_OP_EMBEDDINGS && u->input_tokens >= 0)
         u->output_tokens = 0; /* embeddings produce no output tokens */
+    if (reasoning) {
+        /* The Responses API's name, then chat's (o-series models report it too). */
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens_details");
+        if (!cJSON_IsObject(d)) d = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details");
+        int64_t r = cJSON_IsObject(d) ? usage_field(d, "reasoning_tokens", NULL) : -1;
+        if (r >= 0) *reasoning = r;
+    }
+}
+
+static void read_usage(const cJSON *root, sy_op op, sy_usage *u, int64_t *reasoning)
+{
+    read_usage_object(cJSON_GetObjectItemCaseSensitive(root, "usage"), op, u, reasoning);
+}
+
+void sy_ow_usage_text(const char *usage, size_t len, sy_op op, sy_usage *u, int64_t *reasoning)
+{
+    cJSON *o = cJSON_ParseWithLength(usage, len);
+    read_usage_object(o, op, u, reasoning);
+    cJSON_Delete(o);
 }
 
 /* "HTTP 429 (rate_limit_exceeded): message" from an OpenAI error envelope, or
@@ -654,35 +740,37 @@ static int fast_ok_answer(const sy_openai_wire *w, sy_op op, const sy_http_respo
     if ((f[0].type == SY_JSON_OBJECT || f[0].type == SY_JSON_STRING) &&
         f[1].type == SY_JSON_ABSENT && f[2].type == SY_JSON_ABSENT)
         return 0; /* an error envelope in a 200: the full path summarises it */
-    if (f[3].type == SY_JSON_OBJECT) {
-        cJSON *usage = cJSON_ParseWithLength(f[3].val, f[3].len);
-        cJSON *wrap = cJSON_CreateObject();
-        if (usage && wrap) {
-            cJSON_AddItemToObject(wrap, "usage", usage);
-            usage = NULL;
-            read_usage(wrap, op, &res->usage);
-        }
-        cJSON_Delete(usage);
-        cJSON_Delete(wrap);
-    }
+    if (f[3].type == SY_JSON_OBJECT)
+        sy_ow_usage_text(f[3].val, f[3].len, op, &res->usage, &res->reasoning_tokens);
     return 1;
 }
 
 int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req,
                                   const sy_http_response *resp, sy_result *res)
 {
+    sy_op op = req ? req->op : SY_OP_CHAT;
     res->verdict = sy_openai_wire_classify(resp->status);
+    /* A 404 on one stored response is that resource's own answer ("no such
+     * response"), for the client; another route cannot know the id either. */
+    if (op == SY_OP_RESPONSE_ITEM && resp->status == 404) res->verdict = SY_VERDICT_FATAL;
     res->usage.input_tokens = res->usage.output_tokens = -1;
     res->error[0] = '\0';
     res->body = NULL;
     res->body_len = 0;
-    sy_op op = req ? req->op : SY_OP_CHAT;
+    res->reasoning_tokens = -1;
+    res->response_id = NULL;
+    res->response_id_len = 0;
 
     if (res->verdict == SY_VERDICT_OK && req && req->stream) {
         /* A stream's usage comes through stream_event. */
         return 0;
     }
-    if (res->verdict == SY_VERDICT_OK && fast_ok_answer(w, op, resp, res)) return 0;
+    if (res->verdict == SY_VERDICT_OK) {
+        int settled = op == SY_OP_RESPONSES || op == SY_OP_RESPONSE_ITEM
+                          ? sy_ow_responses_ok_answer(w, req, resp, res)
+                          : fast_ok_answer(w, op, resp, res);
+        if (settled) return 0;
+    }
     cJSON *root = resp->body && resp->body_len
                       ? cJSON_ParseWithLength(resp->body, resp->body_len)
                       : NULL;
@@ -701,7 +789,7 @@ int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req
             error_summary(w, resp->status, root, resp->body, resp->body_len, res->error,
                           sizeof res->error);
         } else {
-            read_usage(root, op, &res->usage);
+            read_usage(root, op, &res->usage, &res->reasoning_tokens);
         }
     } else {
         error_summary(w, resp->status, root, resp->body, resp->body_len, res->error,
@@ -741,6 +829,21 @@ static int client_asked_usage(const sy_openai_wire *w, const sy_request *req)
     return asked;
 }
 
+/* Does the text hold the string "usage" or "error" (quotes included)? One
+ * pass from quote to quote (memchr), instead of a search per word: this runs
+ * on every event of every chat stream. */
+static int names_usage_or_error(const char *d, size_t n)
+{
+    const char *p = d, *end = d + n;
+    while (end - p >= 7 && (p = memchr(p, '"', (size_t)(end - p - 6)))) {
+        if ((p[1] == 'u' && !memcmp(p + 2, "sage\"", 5)) ||
+            (p[1] == 'e' && !memcmp(p + 2, "rror\"", 5)))
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
 int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, const char *data,
                                 size_t len, sy_stream_result *res)
 {
@@ -750,7 +853,12 @@ int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, 
     res->usage.input_tokens = res->usage.output_tokens = -1;
     res->data = NULL;
     res->data_len = 0;
+    res->reasoning_tokens = -1;
+    res->response_id = NULL;
+    res->response_id_len = 0;
     if (!data) return 0;
+    if (req && (req->op == SY_OP_RESPONSES || req->op == SY_OP_RESPONSE_ITEM))
+        return sy_ow_responses_event(w, req->op, data, len, res);
 
     size_t s = 0, e = len;
     while (s < e && is_space(data[s])) s++;
@@ -760,8 +868,7 @@ int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, 
         return 0;
     }
     /* Most events are content deltas: parse only those that may matter. */
-    if (!memmem(data + s, e - s, "\"usage\"", 7) && !memmem(data + s, e - s, "\"error\"", 7))
-        return 0;
+    if (!names_usage_or_error(data + s, e - s)) return 0;
     /* With include_usage, OpenAI puts "usage": null in every chunk: ask the
      * host's scanner (no tree) whether usage or error holds anything first. */
     const sy_host_api *h = w ? w->host : NULL;
@@ -777,7 +884,7 @@ int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, 
     if (cJSON_IsObject(root)) {
         const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
         if (err && !cJSON_IsNull(err)) res->error = 1;
-        read_usage(root, req ? req->op : SY_OP_CHAT, &res->usage);
+        read_usage(root, req ? req->op : SY_OP_CHAT, &res->usage, &res->reasoning_tokens);
         /* The usage chunk (no choices) we asked for on the client's behalf. */
         const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
         if (w && w->include_usage && req && req->stream && !res->error &&

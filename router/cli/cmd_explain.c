@@ -43,6 +43,8 @@ typedef struct explain_args {
     int has_percent;
     double percent;
     int json;
+    const char *path;       /* --path: the API path asked (default /v1/chat/completions) */
+    int op;                 /* its sy_op */
     const char *users_from; /* --users-from FILE ("-" = stdin): one explain per line */
     /* --latency PROVIDER/ENDPOINT=MS: the peak-EWMA snapshot serve would use
      * for balance: latency (a dry run has no live figures of its own). */
@@ -63,7 +65,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: switchyard explain POLICY --model M [--user U] [--header K=V]...\n"
-            "                          [--body K=V]... [--body-user U] [--percent P] [--json]\n"
+            "                          [--body K=V]... [--body-user U] [--percent P]\n"
+            "                          [--path P] [--json]\n"
             "\n"
             "  --model M      the model the request asks for\n"
             "  --user U       the value of the policy's first sticky_by source\n"
@@ -73,6 +76,9 @@ static void usage(FILE *out)
             "  --body-user U  same as --body user=U\n"
             "  --percent P    the live rollout percentage (default: the policy's)\n"
             "  --latency PROVIDER/ENDPOINT=MS  a latency figure for balance: latency\n"
+            "  --path P       the API path: /v1/chat/completions (default), /v1/completions,\n"
+            "                 /v1/embeddings or /v1/responses; a provider whose plugin does\n"
+            "                 not serve it is skipped\n"
             "  --json         one JSON object on stdout\n"
             "  --users-from F one user id per line of F (- for stdin) instead of --user;\n"
             "                 with --json, one JSON object per line (JSON Lines)\n"
@@ -120,7 +126,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
         /* Options taking a value accept "--opt V" and "--opt=V". */
         static const char *const with_value[] = {"--model", "--user", "--header", "--body",
                                                  "--body-user", "--percent", "--users-from",
-                                                 "--latency", NULL};
+                                                 "--latency", "--path", NULL};
         size_t optlen = strcspn(opt, "=");
         const char *name = NULL;
         for (size_t k = 0; with_value[k]; k++)
@@ -142,6 +148,21 @@ static int parse_args(int argc, char **argv, explain_args *a)
                 return 2;
             }
             a->model = val;
+        } else if (name && !strcmp(name, "--path")) {
+            static const struct { const char *path; int op; } paths[] = {
+                {"/v1/chat/completions", SY_OP_CHAT}, {"/v1/completions", SY_OP_COMPLETIONS},
+                {"/v1/embeddings", SY_OP_EMBEDDINGS}, {"/v1/responses", SY_OP_RESPONSES}};
+            a->op = 0;
+            for (size_t k = 0; k < sizeof paths / sizeof *paths; k++)
+                if (!strcmp(val, paths[k].path) || !strcmp(val, paths[k].path + 3)) {
+                    a->path = paths[k].path;
+                    a->op = paths[k].op;
+                }
+            if (!a->op) {
+                fprintf(stderr, "switchyard explain: --path '%s': want /v1/chat/completions, "
+                                "/v1/completions, /v1/embeddings or /v1/responses\n", val);
+                return 2;
+            }
         } else if (name && !strcmp(name, "--users-from")) {
             a->users_from = val;
         } else if (name && !strcmp(name, "--user")) {
@@ -346,7 +367,7 @@ static void print_human(const sy_policy *p, const explain_args *a, double percen
     uint32_t thr = sy_canary_threshold(percent);
 
     fprintf(out, "policy:   %s\n", a->policy);
-    fprintf(out, "request:  model %s\n", a->model);
+    fprintf(out, "request:  model %s on %s\n", a->model, a->path);
     const sy_fallback_chain *chain = sy_policy_fallbacks(p, a->model);
     if (chain && chain->n_to) {
         fputs("fallback: ", out);
@@ -413,6 +434,9 @@ static void print_human(const sy_policy *p, const explain_args *a, double percen
               "          lowest first (no sample counts as 0); serve uses live figures, explain\n"
               "          the ones given with --latency PROVIDER/ENDPOINT=MS\n", out);
     if (!plan->n_steps) fputs("  (nothing to try)\n", out);
+    for (size_t i = 0; i < plan->n_unserved; i++)
+        fprintf(out, "  skipped: provider %s: its plugin (%s) does not serve %s\n",
+                plan->unserved[i]->name, plan->unserved[i]->plugin_name, a->path);
 
     const sy_retry_conf *rc = &p->retry;
     char on[256];
@@ -470,6 +494,7 @@ static char *render_json(const sy_policy *p, const explain_args *a, double perce
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "policy", a->policy);
     cJSON_AddStringToObject(o, "model", a->model);
+    cJSON_AddStringToObject(o, "path", a->path);
     cJSON_AddStringToObject(o, "arm", sy_arm_name(plan->arm));
     if (plan->has_key)
         cJSON_AddNumberToObject(o, "bucket", plan->bucket);
@@ -510,6 +535,15 @@ static char *render_json(const sy_policy *p, const explain_args *a, double perce
         cJSON_AddItemToArray(arr, st);
     }
     cJSON_AddNumberToObject(o, "routes", plan->n_routes);
+    cJSON *skipped = cJSON_AddArrayToObject(o, "skipped");
+    for (size_t i = 0; skipped && i < plan->n_unserved; i++) {
+        cJSON *sk = cJSON_CreateObject();
+        if (!sk) break;
+        cJSON_AddStringToObject(sk, "provider", plan->unserved[i]->name);
+        cJSON_AddStringToObject(sk, "plugin", plan->unserved[i]->plugin_name);
+        cJSON_AddStringToObject(sk, "reason", "the plugin does not serve this path");
+        cJSON_AddItemToArray(skipped, sk);
+    }
     cJSON_AddBoolToObject(o, "truncated", plan->truncated);
 
     const sy_retry_conf *rc = &p->retry;
@@ -580,7 +614,8 @@ static int explain_one(const sy_policy *p, explain_args *a)
         return 1;
     }
     explain_req req = {.a = a, .body = body};
-    sy_route_input in = {.model = a->model, .latency_ms = given_latency, .latency_ctx = a};
+    sy_route_input in = {.model = a->model, .latency_ms = given_latency, .latency_ctx = a,
+                         .op = a->op};
     in.percent = a->has_percent ? a->percent : p->migration.percent;
     in.sticky_key = sy_sticky_pick(p, req_header, req_body_value, &req, &in.sticky_source);
     in.sticky_key_len = in.sticky_key ? strlen(in.sticky_key) : 0;
@@ -612,6 +647,8 @@ int cmd_explain(int argc, char **argv)
 {
     explain_args a;
     memset(&a, 0, sizeof a);
+    a.path = "/v1/chat/completions";
+    a.op = SY_OP_CHAT;
     int rc = parse_args(argc, argv, &a);
     if (rc) {
         if (rc == 2) usage(stderr);

@@ -23,6 +23,8 @@
 #include "router.h"
 #include "runtime.h"
 #include "server.h"
+#include "shared.h"
+#include "response_map.h"
 #include "store.h"
 
 /* What the running server was started with, to tell on a reload what
@@ -39,6 +41,8 @@ typedef struct serve_ctx {
     sy_store *store;    /* migration.rollback.state_file, or memory only */
     sy_budget *budget;  /* the month's spend (store key "budget") */
     sy_rollout *rollout; /* share, rollback, promotion (store key "rollout") */
+    sy_response_map *responses; /* where each stored response lives (Responses API) */
+    sy_shared *shared;  /* shared_state: several instances through Redis, or NULL */
     /* Health probes, on the main thread's loop (where reloads run too). */
     sy_loop *probe_loop;
     sy_upstream *probe_up;
@@ -73,6 +77,21 @@ static void probes_start(void *arg, struct event_base *base)
         probes_stop(ctx);
     }
     if (p) sy_policy_unref(p);
+}
+
+/* The main thread's loop: the shared state's Redis client, and health probes. */
+static void main_start(void *arg, struct event_base *base)
+{
+    serve_ctx *ctx = arg;
+    if (ctx->shared) sy_shared_start(ctx->shared, base);
+    probes_start(arg, base);
+}
+
+static void main_stop(void *arg)
+{
+    serve_ctx *ctx = arg;
+    probes_stop(arg);
+    if (ctx->shared) sy_shared_stop(ctx->shared);
 }
 
 static void apply_limits(sy_server *s, const sy_policy *p)
@@ -152,7 +171,12 @@ static void on_reload(void *arg)
         sy_log_error("out of memory: health checks keep the old policy's endpoints");
     apply_limits(ctx->server, p); /* body and time limits, shutdown_grace */
     sy_budget_configure(ctx->budget, &p->budget);
+    sy_response_map_configure(ctx->responses, (size_t)p->responses.map_size, p->responses.map_ttl_ms);
     if (sy_rollout_apply_policy(ctx->rollout, p) != 0) sy_log_error("rollout: out of memory");
+    if (ctx->shared) sy_shared_apply_policy(ctx->shared, p);
+    else if (p->shared_state.enabled)
+        sy_log_warn("shared_state was added to the policy: not applied, a restart is needed "
+                    "(this instance still runs on its own)");
     if (ctx->log) reload_access_log(ctx, p);
     warn_restart_keys(ctx, p);
     sy_policy_unref(p);
@@ -204,6 +228,7 @@ static void on_tick(void *arg)
     if (ctx->log) sy_access_log_flush(ctx->log);
     sy_budget_tick(ctx->budget, sy_wall_s()); /* before the flush: the spend goes with it */
     sy_rollout_tick(ctx->rollout); /* rollback or promotion; before the flush too */
+    if (ctx->shared) sy_shared_tick(ctx->shared); /* the fleet: after both, so it sends their news */
     flush_store(ctx);
 }
 
@@ -284,9 +309,21 @@ int cmd_serve(int argc, char **argv)
         sy_policy_unref(p);
         goto out;
     }
+    if (p->shared_state.enabled) {
+        /* The fleet's rollout and month's spend, before they are read below. */
+        ctx.shared = sy_shared_new(p, err, sizeof err);
+        if (!ctx.shared) {
+            sy_log_error("%s", err);
+            sy_policy_unref(p);
+            goto out;
+        }
+        sy_shared_preload(ctx.shared, p, ctx.store);
+    }
     ctx.router = sy_router_new();
+    ctx.responses = sy_response_map_new((size_t)p->responses.map_size, p->responses.map_ttl_ms);
     if (ctx.router) sy_router_set_store(ctx.router, ctx.store);
-    if (!ctx.router || sy_observers_install(ctx.router, ctx.log) != 0 ||
+    if (ctx.router) sy_router_set_responses(ctx.router, ctx.responses);
+    if (!ctx.router || !ctx.responses || sy_observers_install(ctx.router, ctx.log) != 0 ||
         sy_router_bind(ctx.router, p) != 0) {
         sy_log_error("out of memory");
         sy_policy_unref(p);
@@ -302,6 +339,8 @@ int cmd_serve(int argc, char **argv)
     /* The share from the state file, before the first request is taken. */
     ctx.rollout = sy_rollout_new(ctx.store);
     if (!ctx.rollout || sy_rollout_observe(ctx.rollout, ctx.router) != 0 ||
+        (ctx.shared && sy_shared_attach(ctx.shared, p, ctx.router, ctx.rollout, ctx.budget,
+                                        ctx.responses) != 0) ||
         sy_rollout_apply_policy(ctx.rollout, p) != 0) {
         sy_log_error("out of memory");
         sy_policy_unref(p);
@@ -327,7 +366,7 @@ int cmd_serve(int argc, char **argv)
     }
     ctx.server = server;
     sy_server_set_tick(server, on_tick, &ctx, 200);
-    sy_server_set_main(server, probes_start, probes_stop, &ctx);
+    sy_server_set_main(server, main_start, main_stop, &ctx);
     rc = sy_server_run(server, on_reload, &ctx);
     sy_log_info("stopped");
 out:
@@ -337,8 +376,10 @@ out:
         sy_access_log_close(ctx.log);
     }
     sy_router_free(ctx.router);
+    sy_response_map_free(ctx.responses);
     if (ctx.budget) sy_budget_tick(ctx.budget, sy_wall_s()); /* the last requests' spend */
     sy_budget_free(ctx.budget);
+    sy_shared_free(ctx.shared); /* before what it is hooked into */
     sy_rollout_free(ctx.rollout);
     if (ctx.store) {
         flush_store(&ctx);

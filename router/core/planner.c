@@ -163,12 +163,24 @@ static void order_by_latency(sy_plan_step *steps, size_t n, const sy_route_input
     }
 }
 
+/* Does prov's plugin serve op? Noted in the plan when not. */
+static int serves(const sy_route_input *in, sy_plan *out, const sy_policy_provider *prov)
+{
+    if (!in->op || sy_policy_provider_serves(prov, in->op)) return 1;
+    for (size_t i = 0; i < out->n_unserved; i++)
+        if (out->unserved[i] == prov) return 0;
+    if (out->n_unserved < sizeof out->unserved / sizeof out->unserved[0])
+        out->unserved[out->n_unserved++] = prov;
+    return 0;
+}
+
 /* Append one route: every endpoint of prov (filtered on the canary) for model.
  * Returns 0 when the plan is full. */
 static int add_route(const sy_policy *p, const sy_route_input *in, sy_plan *out,
                      const sy_policy_provider *prov, const char *model, sy_arm arm, int filter)
 {
     int added = 0;
+    if (!serves(in, out, prov)) return 1;
     size_t first = out->n_steps;
     for (size_t i = 0; i < prov->n_endpoints; i++) {
         const sy_policy_endpoint *ep = &prov->endpoints[i];
@@ -254,5 +266,51 @@ void sy_plan_build(const sy_policy *p, const sy_route_input *in, sy_plan *out)
         if (out->arm == SY_ARM_CANARY && m->fallback_to_stable &&
             !add_route(p, in, out, stable, models[i], SY_ARM_STABLE, 0))
             return;
+    }
+}
+
+void sy_plan_build_pinned(const sy_policy *p, const sy_route_input *in, const char *provider,
+                          const char *endpoint, sy_plan *out)
+{
+    memset(out, 0, sizeof *out);
+    out->arm = SY_ARM_STABLE;
+    if (!p || !in || !provider) return;
+    const sy_policy_provider *prov = NULL;
+    for (size_t i = 0; i < p->n_providers && !prov; i++)
+        if (!strcmp(p->providers[i].name, provider)) prov = &p->providers[i];
+    if (!prov || !serves(in, out, prov)) return;
+    const sy_migration_conf *m = &p->migration;
+    if (m->enabled && m->canary < p->n_providers && prov == &p->providers[m->canary])
+        out->arm = SY_ARM_CANARY;
+
+    const char *models[SY_PLAN_MAX];
+    size_t n_models = 0;
+    models[n_models++] = in->model ? in->model : "";
+    const sy_fallback_chain *chain = in->model && *in->model ? find_chain(p, in->model) : NULL;
+    for (size_t i = 0; chain && i < chain->n_to && n_models < SY_PLAN_MAX; i++) {
+        const char *fm = chain->to[i];
+        if (fm && *fm && !model_listed(models, n_models, fm)) models[n_models++] = fm;
+    }
+    for (size_t i = 0; i < n_models; i++) {
+        int added = 0;
+        for (size_t e = 0; e < prov->n_endpoints; e++) {
+            const sy_policy_endpoint *ep = &prov->endpoints[e];
+            if (endpoint && strcmp(ep->name, endpoint)) continue;
+            if (out->n_steps == SY_PLAN_MAX) {
+                out->truncated = 1;
+                if (added) out->n_routes++;
+                return;
+            }
+            sy_plan_step *s = &out->steps[out->n_steps++];
+            s->provider = prov;
+            s->endpoint = ep;
+            s->model = models[i];
+            s->route = out->n_routes;
+            s->arm = out->arm;
+            s->latency_ms = -1;
+            added = 1;
+        }
+        if (!added) return; /* the endpoint is gone */
+        out->n_routes++;
     }
 }

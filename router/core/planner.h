@@ -56,6 +56,10 @@ typedef struct sy_plan {
     size_t n_steps;
     unsigned n_routes;
     int truncated;     /* 1 when the plan had more than SY_PLAN_MAX steps */
+    /* Providers left out because their plugin does not serve the request's
+     * op (sy_route_input.op), for explain and for the final error. */
+    const sy_policy_provider *unserved[4];
+    size_t n_unserved;
 } sy_plan;
 
 /* What the planner needs to know about one request. */
@@ -73,6 +77,9 @@ typedef struct sy_route_input {
      * ordered by priority alone. */
     double (*latency_ms)(void *ctx, const sy_policy_provider *prov, const sy_policy_endpoint *ep);
     void *latency_ctx;
+    /* The operation (plugin.h sy_op): a provider whose plugin does not serve
+     * it is left out (sy_plan.unserved). 0: no filter. */
+    int op;
 } sy_route_input;
 
 /* Stable 64-bit hash of (salt, key): FNV-1a over salt, a 0 byte and key,
@@ -99,5 +106,15 @@ const char *sy_sticky_pick(const sy_policy *p,
 
 /* Build the plan. Always succeeds; a policy with nothing usable gives n_steps 0. */
 void sy_plan_build(const sy_policy *p, const sy_route_input *in, sy_plan *out);
+
+/* The plan of a request that must go to one place, whatever the arm: a
+ * Responses API request naming a stored response, which exists only at the
+ * endpoint that created it. Steps: that endpoint only, for in->model and
+ * then its fallback chain (a conversation may continue on another model of
+ * the same endpoint); an empty model gives one step with "". The arm is the
+ * canary's when the provider is the canary. n_steps 0 when the provider or
+ * the endpoint is no longer in the policy (or does not serve in->op). */
+void sy_plan_build_pinned(const sy_policy *p, const sy_route_input *in, const char *provider,
+                          const char *endpoint, sy_plan *out);
 
 #endif

@@ -6,6 +6,7 @@
  * input is bounded (1 MiB of YAML, 100000 nodes) so an allocation failure
  * here means the machine is out of memory, with nothing sensible to return.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,11 @@ void sy_policy_free(sy_policy *p)
     free_strv(m->canary_endpoints, m->n_canary_endpoints, 0);
     free(m->steps);
     free(m->rollback.state_file);
+    sy_shared_state_conf *ss = &p->shared_state;
+    wipe(ss->url);
+    wipe(ss->password);
+    free(ss->url_shown);
+    free(ss->prefix);
     sy_redactor_free(p->redactor);
     free(p->file);
     free(p);
@@ -165,6 +171,16 @@ int sy_policy_retry_on_status(const sy_policy *p, int status)
     for (size_t i = 0; i < p->retry.n_on_status; i++)
         if (p->retry.on_status[i] == status) return 1;
     return 0;
+}
+
+int sy_policy_provider_serves(const sy_policy_provider *prov, int op)
+{
+    const sy_plugin *pl = prov ? prov->plugin : NULL;
+    if (!pl || op <= 0 || op >= 32) return 0;
+    /* A plugin built before ABI 1.3 ends before .ops; 0 means the classic three. */
+    uint32_t ops = pl->size >= offsetof(sy_plugin, ops) + sizeof pl->ops ? pl->ops : 0;
+    if (!ops) ops = SY_OPS_CLASSIC;
+    return (ops & SY_OP_BIT(op)) != 0;
 }
 
 int sy_policy_health_probed(const sy_policy_provider *prov)

@@ -160,6 +160,24 @@ typedef struct sy_budget_conf {
     sy_budget_action on_exceed;
 } sy_budget_conf;
 
+/* The Responses API: which provider and endpoint created each stored
+ * response, so a conversation's later requests go back there. */
+typedef struct sy_responses_conf {
+    int map_size;              /* ids remembered; default 100000 (the oldest go first) */
+    int64_t map_ttl_ms;        /* an id is forgotten after this; default 720h (30 days) */
+} sy_responses_conf;
+
+/* Several instances sharing one rollout, rate limit and budget through Redis
+ * (shared_state; router/shared/). Not given: everything stays in the process. */
+typedef struct sy_shared_state_conf {
+    int enabled;               /* 1 when shared_state is given */
+    char *url;                 /* secret: the URL as expanded (may hold a password) */
+    char *url_shown;           /* the same without the password: logs, /admin/status */
+    char *password;            /* secret, decoded from the URL; NULL: none (for the redactor) */
+    char *prefix;              /* key prefix; default "switchyard:" */
+    int64_t timeout_ms;        /* each command and the connection; default 200ms */
+} sy_shared_state_conf;
+
 typedef struct sy_server_conf {
     char *listen;              /* "host:port"; default "127.0.0.1:8080" */
     char **client_keys;        /* secrets; n_client_keys == 0: open (warning) */
@@ -198,6 +216,8 @@ typedef struct sy_policy {
     size_t n_models;
     sy_migration_conf migration;
     sy_budget_conf budget;
+    sy_responses_conf responses;
+    sy_shared_state_conf shared_state;
     struct sy_redactor *redactor; /* every secret above, to scrub from upstream text (redact.h) */
     int refcount;              /* atomic; use sy_policy_ref/unref */
 } sy_policy;
@@ -226,5 +246,7 @@ int sy_policy_retry_on_status(const sy_policy *p, int status);
 /* Is the provider's endpoints' health measured by active probes? Only with
  * a health_check, and not for a plugin that answers itself (the mock). */
 int sy_policy_health_probed(const sy_policy_provider *prov);
+/* Does the provider's plugin serve op (plugin.h sy_op; ABI 1.3 sy_plugin.ops)? */
+int sy_policy_provider_serves(const sy_policy_provider *prov, int op);
 
 #endif

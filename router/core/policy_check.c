@@ -389,7 +389,7 @@ static void check_budget(sy_pctx *c)
             len += (size_t)snprintf(missing + len, sizeof missing - len, ", ...");
     }
     free(priced);
-    if (!p->migration.rollback.state_file)
+    if (!p->migration.rollback.state_file && !p->shared_state.enabled)
         sy_warning(c->d, loc,
                    "`budget` without `migration.rollback.state_file`: the month's spend is kept "
                    "in memory only and starts again at 0 after a restart");
@@ -399,6 +399,30 @@ static void check_budget(sy_pctx *c)
     else if (n)
         sy_warning(c->d, loc, "`budget`: no price for %s: %s cost is not counted", missing,
                    n == 1 ? "its" : "their");
+}
+
+/* shared_state: a prefix that makes sane keys, a timeout that still means
+ * "answering". The URL itself was checked as it was read. */
+static void check_shared_state(sy_pctx *c)
+{
+    const sy_shared_state_conf *ss = &c->p->shared_state;
+    if (!ss->enabled) return;
+    const char *pre = ss->prefix ? ss->prefix : "";
+    int bad = !*pre || strlen(pre) > 64;
+    for (const char *q = pre; *q && !bad; q++)
+        if ((unsigned char)*q <= ' ' || *q == 0x7f) bad = 1;
+    if (bad) {
+        const sy_ynode *pk = at(c->root, "shared_state", "prefix", NULL);
+        sy_error(c->d, first_loc(c, pk, NULL),
+                 "`shared_state.prefix` must be 1 to 64 printable bytes without spaces, e.g. "
+                 "\"switchyard:\" or \"team-a:switchyard:\"");
+    }
+    if (ss->timeout_ms > 10000) {
+        const sy_ynode *tk = at(c->root, "shared_state", "timeout", NULL);
+        sy_error(c->d, first_loc(c, tk, NULL),
+                 "`shared_state.timeout` is at most 10s: a Redis slower than that is treated as "
+                 "away (it is waited for on the main thread's tick, never by a request)");
+    }
 }
 
 static void check_server(sy_pctx *c)
@@ -430,6 +454,7 @@ void sy_pk_check_policy(sy_pctx *c)
     check_cycles(c);
     check_budget(c);
     check_server(c);
+    check_shared_state(c);
 
     size_t g = 0;
     for (size_t i = 0; i < p->n_providers; i++) {

@@ -322,6 +322,35 @@ static const sy_pkey pk_budget[] = {
     END,
 };
 
+/* --------------------------------------------------------------- responses */
+static const sy_pkey pk_responses[] = {
+    {.name = "map_size", .type = SY_PK_INT, .offset = OFF(sy_responses_conf, map_size),
+     .def = "100000", .flags = SY_PKF_RANGE, .lo = 1, .hi = 50000000,
+     .help = "stored responses whose provider and endpoint the router remembers, so "
+             "previous_response_id and /v1/responses/{id} go back there; the oldest are "
+             "forgotten first (about 200 bytes each)"},
+    {.name = "map_ttl", .type = SY_PK_DURATION, .offset = OFF(sy_responses_conf, map_ttl_ms),
+     .def = "720h", .flags = SY_PKF_POSITIVE,
+     .help = "how long an id is remembered (OpenAI keeps stored responses 30 days)"},
+    END,
+};
+
+/* ------------------------------------------------------------ shared_state */
+static const sy_pkey pk_shared_state[] = {
+    {.name = "url", .type = SY_PK_CUSTOM, .flags = SY_PKF_REQUIRED,
+     .parse = sy_pk_parse_shared_url, .type_doc = "secret: redis://[[user]:password@]host[:port][/db]",
+     .help = "the Redis every instance shares; usually ${VAR}; the password is never printed; "
+             "rediss:// (TLS) is refused by this build (libhiredis 0.14)"},
+    {.name = "prefix", .type = SY_PK_STRING, .offset = OFF(sy_shared_state_conf, prefix),
+     .def = "switchyard:",
+     .help = "start of every key switchyard writes, so fleets can share one Redis"},
+    {.name = "timeout", .type = SY_PK_DURATION, .offset = OFF(sy_shared_state_conf, timeout_ms),
+     .def = "200ms", .flags = SY_PKF_POSITIVE,
+     .help = "a command (or a connection) not answered in this time counts as Redis away: "
+             "reconnect with backoff, serve on the last state known"},
+    END,
+};
+
 /* -------------------------------------------------------------------- root */
 const sy_pkey sy_pk_root[] = {
     {.name = "version", .type = SY_PK_CUSTOM, .flags = SY_PKF_REQUIRED,
@@ -349,6 +378,14 @@ const sy_pkey sy_pk_root[] = {
     {.name = "budget", .type = SY_PK_MAP, .offset = OFF(sy_policy, budget),
      .flags = SY_PKF_PRESENT, .present = OFF(sy_budget_conf, enabled), .child = pk_budget,
      .help = "monthly spend limit; not given: none"},
+    {.name = "responses", .type = SY_PK_MAP, .offset = OFF(sy_policy, responses),
+     .child = pk_responses,
+     .help = "the Responses API: where each stored response lives"},
+    {.name = "shared_state", .type = SY_PK_MAP, .offset = OFF(sy_policy, shared_state),
+     .flags = SY_PKF_PRESENT, .present = OFF(sy_shared_state_conf, enabled),
+     .child = pk_shared_state,
+     .help = "several instances share one rollout, rate limit and budget through Redis "
+             "(docs/several-instances.md); not given: each instance on its own"},
     END,
 };
 

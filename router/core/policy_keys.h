@@ -96,6 +96,7 @@ SY_PK_PARSER(sy_pk_parse_provider_ref);
 SY_PK_PARSER(sy_pk_parse_sticky);
 SY_PK_PARSER(sy_pk_parse_canary_endpoints);
 SY_PK_PARSER(sy_pk_parse_steps);
+SY_PK_PARSER(sy_pk_parse_shared_url);
 
 /* The tables (NULL-name terminated). */
 extern const sy_pkey sy_pk_root[];

@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "policy_keys.h"
 #include "redact.h"
+#include "redis_url.h"
 #include "units.h"
 
 #define PATH_CAP 512
@@ -769,6 +770,42 @@ void sy_pk_parse_steps(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, void 
     free(m->steps);
     m->steps = steps;
     m->n_steps = n;
+}
+
+/* shared_state.url: a Redis URL, usually from ${VAR}; it may hold a password,
+ * which no message, log or status ever shows (the redactor learns it). */
+void sy_pk_parse_shared_url(sy_pctx *c, const sy_ynode *key, const sy_ynode *v, void *base,
+                            const sy_pkey *k, const char *path)
+{
+    sy_shared_state_conf *ss = base;
+    int env = 0, unset = 0;
+    char *t = sy_pk_text(c, v, path, k->flags, &env, &unset);
+    if (!t) return;
+    if (!env && strchr(t, '@') && v->loc.line > 0) {
+        /* A password written into the policy: hide it in quoted excerpts. */
+        sy_diags_redact(c->d, v->loc, v->len, v->quoted);
+        sy_warning(c->d, v->loc, "`%s` holds a password written into the policy; prefer ${VAR} "
+                   "from the environment", path);
+    }
+    sy_redis_url u;
+    char err[300];
+    if (sy_redis_url_parse(t, &u, err, sizeof err) != 0) {
+        sy_error(c->d, v->loc, "`%s`: %s", path, err);
+        memset(t, 0, strlen(t));
+        free(t);
+        return;
+    }
+    char shown[512];
+    sy_redis_url_shown(&u, shown, sizeof shown);
+    if (ss->url) memset(ss->url, 0, strlen(ss->url));
+    free(ss->url);
+    free(ss->url_shown);
+    if (ss->password) memset(ss->password, 0, strlen(ss->password));
+    free(ss->password);
+    ss->url = t;
+    ss->url_shown = sy_xstrdup(shown);
+    ss->password = u.has_password ? sy_xstrdup(u.password) : NULL;
+    sy_redis_url_wipe(&u);
 }
 
 /* ------------------------------------------------------------ entry points */

@@ -128,6 +128,9 @@ sy_redactor *sy_redactor_for_policy(const sy_policy *p)
     for (size_t i = 0; i < p->server.n_client_keys; i++)
         sy_redactor_add(r, p->server.client_keys[i], NULL);
     sy_redactor_add(r, p->server.admin_key, NULL);
+    /* shared_state.url's password, and the URL itself (it holds it). */
+    sy_redactor_add(r, p->shared_state.url, p->shared_state.url_shown);
+    sy_redactor_add(r, p->shared_state.password, NULL);
     for (size_t i = 0; i < p->n_providers; i++) {
         const sy_policy_provider *pr = &p->providers[i];
         if (pr->plugin) add_config_secrets(r, pr->plugin->config_keys, pr->plugin_cfg);

@@ -96,7 +96,7 @@ void ex_emit_attempt(sy_exec *x, int status, const char *failure, int retried)
         .provider = s->provider->name, .endpoint = s->endpoint->name, .model = s->model,
         .arm = sy_arm_name(s->arm), .status = status, .failure = failure,
         .reason = retried ? failure : NULL, .retried = retried,
-        .start_ns = x->attempt_start, .ttfb_ns = x->attempt_ttfb, .end_ns = now(x),
+        .start_ns = x->attempt_start, .ttfb_ns = x->attempt_ttfb, .end_ns = now(x), .op = x->op,
     };
     sy_router_emit_attempt(x->env.router, &a);
 }
@@ -164,6 +164,18 @@ static const char *resp_header(const sy_http_response *r, const char *name)
     return x->io ? x->tp->ops->header(x->io, name) : NULL;
 }
 
+void ex_remember_response(sy_exec *x, const char *id, size_t len)
+{
+    sy_response_map *m = sy_router_responses(x->env.router);
+    const sy_plan_step *s = &x->plan.steps[x->step];
+    if (!m || !id || x->op != SY_OP_RESPONSES) return;
+    sy_response_home home;
+    snprintf(home.provider, sizeof home.provider, "%s", s->provider->name);
+    snprintf(home.endpoint, sizeof home.endpoint, "%s", s->endpoint->name);
+    snprintf(home.model, sizeof home.model, "%s", s->model);
+    sy_response_map_put(m, id, len, &home, sy_loop_wall(x->env.loop) * 1000);
+}
+
 /* Classify a whole answer and act on it. */
 static void handle_answer(sy_exec *x, int status, const char *body, size_t len)
 {
@@ -172,6 +184,7 @@ static void handle_answer(sy_exec *x, int status, const char *body, size_t len)
     sy_result r;
     memset(&r, 0, sizeof r);
     r.usage.input_tokens = r.usage.output_tokens = -1;
+    r.reasoning_tokens = -1;
     if (pl->parse_response) {
         sy_http_response resp = {status, body, len, resp_header, x};
         pl->parse_response(s->provider->instance, &x->preq, &resp, &r);
@@ -180,6 +193,12 @@ static void handle_answer(sy_exec *x, int status, const char *body, size_t len)
         if (r.verdict != SY_VERDICT_OK) snprintf(r.error, sizeof r.error, "HTTP %d", status);
     }
     if (r.usage.input_tokens >= 0) x->usage = r.usage;
+    if (r.reasoning_tokens >= 0) x->reasoning_tokens = r.reasoning_tokens;
+    if (r.verdict == SY_VERDICT_OK && r.response_id && r.response_id_len)
+        ex_remember_response(x, r.response_id, r.response_id_len);
+    /* A deleted response stays in the map: a later request naming it then
+     * gets the provider's own "not found", from where it lived, and the id
+     * never reaches another provider. */
     if (r.verdict == SY_VERDICT_OK || r.verdict == SY_VERDICT_FATAL) {
         ex_emit_attempt(x, status, r.verdict == SY_VERDICT_OK ? NULL : "client_error", 0);
         ex_attempt_release(x, r.verdict == SY_VERDICT_OK ? SY_OUTCOME_SUCCESS : SY_OUTCOME_NEUTRAL);
@@ -333,7 +352,8 @@ static void attempt_start(sy_exec *x, sy_endpoint_state *st, sy_breaker_permit p
         st->ewma.in_flight++;
         pthread_mutex_unlock(&st->mu);
     }
-    x->preq = (sy_request){x->op, s->model, x->model, x->body, x->body_len, x->stream, x->request_id};
+    x->preq = (sy_request){x->op, s->model, x->model, x->body, x->body_len, x->stream,
+                           x->request_id, x->method, x->upstream_path};
     sy_io_request io = {pl, s->provider->instance, &s->endpoint->view, &x->preq, NULL,
                         attempt_timeout(s->endpoint->connect_timeout_ms, s->provider->connect_timeout_ms)};
     if (pl->local_reply) {
@@ -667,11 +687,17 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
     x->t_start = r->start_ns;
     x->deadline = r->start_ns + (uint64_t)x->pol->server.request_timeout_ms * NS_PER_MS;
     sy_answer_buf_init(&x->resp, sy_router_answer_pool(env->router));
+    x->reasoning_tokens = -1;
     x->model = strdup(r->model);
     x->body = malloc(r->body_len + 1);
+    /* What the plugin appends to the endpoint's base URL: the client's own
+     * path after /v1 (query included) for a stored response, else the op's. */
+    x->upstream_path = strdup(r->upstream_path ? r->upstream_path
+                              : !strncmp(r->path, "/v1/", 4) ? r->path + 3 : r->path);
+    x->pin_id = r->pin_id ? strdup(r->pin_id) : NULL;
     x->timer = sy_timer_new(env->loop, on_timer, x);
     sy_sse_init(&x->sse, MAX_SSE_EVENT);
-    if (!x->model || !x->body || !x->timer) {
+    if (!x->model || !x->body || !x->timer || !x->upstream_path || (r->pin_id && !x->pin_id)) {
         ex_respond_error(x, 503, "service_unavailable", "out_of_memory", NULL, "out of memory");
         ex_free(x, 0, NULL);
         return NULL;
@@ -682,13 +708,17 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
 
     sy_route_input in = {.model = x->model, .sticky_key = r->sticky_key,
                          .sticky_key_len = r->sticky_key_len, .sticky_source = r->sticky_source,
-                         .percent = r->percent, .latency_ms = latency_snapshot, .latency_ctx = x};
-    sy_plan_build(x->pol, &in, &x->plan);
+                         .percent = r->stable_only ? 0 : r->percent,
+                         .latency_ms = latency_snapshot, .latency_ctx = x, .op = (int)r->op};
+    if (r->pin_id)
+        sy_plan_build_pinned(x->pol, &in, r->pin_provider, r->pin_endpoint, &x->plan);
+    else if (r->op == SY_OP_RESPONSE_ITEM) /* an id the router did not see created */
+        sy_plan_build_pinned(x->pol, &in, x->pol->providers[x->pol->migration.stable].name, NULL,
+                             &x->plan);
+    else
+        sy_plan_build(x->pol, &in, &x->plan);
     if (x->plan.n_steps == 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "no provider in the policy can serve model '%.*s'",
-                 sy_utf8_prefix(x->model, 128), x->model);
-        ex_respond_error(x, 503, "service_unavailable", "no_route", NULL, msg);
+        ex_respond_no_plan(x, r);
         ex_free(x, 0, NULL);
         return NULL;
     }

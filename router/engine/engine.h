@@ -62,6 +62,16 @@ typedef struct sy_engine_request {
     double percent;            /* the live rollout share */
     const char *request_id;
     uint64_t start_ns;         /* request fully read */
+    /* The Responses API. */
+    const char *upstream_path; /* the client's path after /v1 with its query
+                                * ("/responses/ID?x"); NULL: the op's own */
+    /* A stored response this request names (previous_response_id, or the
+     * {id} of /v1/responses/{id}) and where it lives: the request goes only
+     * there (sy_plan_build_pinned). pin_id NULL: the plan as usual. */
+    const char *pin_id;
+    const char *pin_provider, *pin_endpoint;
+    int stable_only;           /* an id the router does not know: where traffic
+                                * went before switchyard, the stable arm */
 } sy_engine_request;
 
 typedef struct sy_exec sy_exec;

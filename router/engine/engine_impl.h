@@ -7,7 +7,7 @@
  *   engine_reply.c   what the client gets when the engine answers: headers,
  *                    whole answers, the router's own errors; the request's end
  *   engine_stream.c  a committed stream: SSE events through the plugin, one
- *                    write per loop turn, the end (clean or with an error event)
+ *                    write per upstream read, the end (clean or with an error event)
  */
 #ifndef SY_ENGINE_IMPL_H
 #define SY_ENGINE_IMPL_H
@@ -17,6 +17,7 @@
 #include "answer_buf.h"
 #include "engine.h"
 #include "planner.h"
+#include "response_map.h"
 #include "sse.h"
 
 #define MAX_SSE_EVENT (4u << 20)
@@ -69,10 +70,13 @@ struct sy_exec {
     int io_finishing;         /* x->io is inside its on_done: the transport frees it */
     int no_route_told;        /* the rollout heard this request found no canary route */
     int timer_is_deadline;    /* the attempt's T_FIRST_BYTE timer is request_timeout's */
-    char *out;                /* stream bytes not yet handed to the sink */
+    char *out;                /* what one upstream read produced, for one sink write */
     size_t out_len, out_cap;
-    sy_timer *flush;          /* hands out to the sink once per loop turn (streams) */
-    int flush_armed;
+    /* The Responses API */
+    char *upstream_path;      /* what preq.path carries */
+    char *pin_id;             /* the stored response the request is pinned to, or NULL */
+    int64_t reasoning_tokens; /* -1 unknown */
+    unsigned sse_events;      /* events passed to the client (sequence numbers) */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -115,6 +119,11 @@ void ex_free(sy_exec *x, int client_aborted, const char *cut);
 /* An OpenAI error envelope the router writes itself (secrets scrubbed). */
 void ex_respond_error(sy_exec *x, int status, const char *type, const char *code,
                       const char *extra, const char *msg);
+/* sy_engine_new found no step: say why (a stored response's endpoint gone,
+ * no provider serving the op, no provider for the model). Does not free x. */
+void ex_respond_no_plan(sy_exec *x, const sy_engine_request *r);
+/* A Responses answer created the stored response id: remember where. */
+void ex_remember_response(sy_exec *x, const char *id, size_t len);
 /* No route is left: 504, 429/503 with Retry-After, 503 or 502; frees x. */
 void ex_fail_final(sy_exec *x);
 /* Pass a whole answer on (non-2xx bodies scrubbed); frees x. */

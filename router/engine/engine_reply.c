@@ -126,10 +126,10 @@ void ex_free(sy_exec *x, int client_aborted, const char *cut)
         .upstream_ok = x->answered && x->resp_status >= 200 && x->resp_status < 300,
         .policy = x->pol,
         .error = x->last_error[0] ? x->last_error : NULL,
+        .op = x->op, .reasoning_tokens = x->reasoning_tokens,
     };
     sy_router_emit_request(x->env.router, &e);
     sy_timer_free(x->timer);
-    sy_timer_free(x->flush);
     if (x->hr.body_owned) free(x->hr.body_owned);
     sy_sse_free(&x->sse);
     sy_policy_unref(x->pol);
@@ -137,6 +137,8 @@ void ex_free(sy_exec *x, int client_aborted, const char *cut)
     free(x->out);
     free(x->body);
     free(x->model);
+    free(x->upstream_path);
+    free(x->pin_id);
     free(x);
 }
 
@@ -157,13 +159,61 @@ void ex_respond_error(sy_exec *x, int status, const char *type, const char *code
     x->sink->ops->respond(x->sink, status, "application/json", hdrs, body, (size_t)n);
 }
 
+/* The request names a stored response (previous_response_id, or
+ * /v1/responses/{id}): it exists only at the endpoint that created it, so
+ * the request was not sent anywhere else. Say where, and why not there. */
+static void respond_pinned(sy_exec *x, const char *why, const char *extra)
+{
+    char msg[1400];
+    const sy_plan_step *s = &x->plan.steps[0];
+    snprintf(msg, sizeof msg,
+             "the response '%s' was created by %s/%s, which cannot answer now (%.900s); a "
+             "conversation's state exists only where it was created, so the request was not "
+             "sent elsewhere: retry later, or start a new conversation without "
+             "previous_response_id",
+             x->pin_id, x->plan.n_steps ? s->provider->name : "?",
+             x->plan.n_steps ? s->endpoint->name : "?", why);
+    snprintf(x->last_error, sizeof x->last_error, "%.*s", (int)sizeof x->last_error - 1, msg);
+    ex_respond_error(x, 503, "service_unavailable", "previous_response_unavailable", extra, msg);
+}
+
+void ex_respond_no_plan(sy_exec *x, const sy_engine_request *r)
+{
+    char msg[1024];
+    if (r->pin_id) {
+        snprintf(msg, sizeof msg,
+                 "the response '%s' was created by %s/%s, which is no longer in the policy (or no "
+                 "longer serves %s); a conversation's state exists only where it was created, so "
+                 "the request was not sent elsewhere",
+                 r->pin_id, r->pin_provider, r->pin_endpoint, r->path);
+        ex_respond_error(x, 503, "service_unavailable", "previous_response_unavailable", NULL, msg);
+    } else if (x->plan.n_unserved) {
+        snprintf(msg, sizeof msg, "no provider on this request's route serves %s (provider '%s' "
+                 "does not: its plugin does not declare it)", r->path,
+                 x->plan.unserved[0]->name);
+        ex_respond_error(x, 503, "service_unavailable", "no_route", NULL, msg);
+    } else {
+        snprintf(msg, sizeof msg, "no provider in the policy can serve model '%.*s'",
+                 sy_utf8_prefix(x->model, 128), x->model);
+        ex_respond_error(x, 503, "service_unavailable", "no_route", NULL, msg);
+    }
+}
+
 void ex_fail_final(sy_exec *x)
 {
     char msg[1400], extra[64] = "";
     uint64_t t = now(x);
     int64_t wait_s = x->soonest_usable > t ? (int64_t)((x->soonest_usable - t + 999999999ull) / 1000000000ull) : 0;
     if (x->soonest_usable) snprintf(extra, sizeof extra, "Retry-After: %" PRId64 "\r\n", wait_s > 0 ? wait_s : 1);
-    if (x->deadline_hit) {
+    if (x->pin_id) {
+        if (x->deadline_hit)
+            snprintf(msg, sizeof msg, "request_timeout ran out after %d attempt%s%s%s", x->attempts,
+                     x->attempts == 1 ? "" : "s", x->why_len ? "; " : "", x->why);
+        else
+            snprintf(msg, sizeof msg, "%s", x->why_len ? x->why : x->last_error[0] ? x->last_error
+                                                                : "not usable");
+        respond_pinned(x, msg, x->soonest_usable ? extra : NULL);
+    } else if (x->deadline_hit) {
         snprintf(msg, sizeof msg, "request_timeout (%" PRId64 " ms) ran out after %d attempt%s%s%s",
                  x->pol->server.request_timeout_ms, x->attempts, x->attempts == 1 ? "" : "s",
                  x->why_len ? "; " : "", x->why);

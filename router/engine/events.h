@@ -38,6 +38,7 @@ typedef struct sy_attempt_event {
     uint64_t start_ns;
     uint64_t ttfb_ns;      /* first byte of the answer; 0 when none */
     uint64_t end_ns;
+    int op;                /* plugin.h sy_op */
 } sy_attempt_event;
 
 typedef struct sy_request_event {
@@ -67,6 +68,8 @@ typedef struct sy_request_event {
                                 * count unknown it is a request without usage */
     const struct sy_policy *policy; /* the snapshot the request ran on (may be NULL) */
     const char *error;         /* last upstream error summary, or NULL */
+    int op;                    /* plugin.h sy_op; 0 for requests the router answered itself */
+    int64_t reasoning_tokens;  /* part of output_tokens; -1 unknown */
 } sy_request_event;
 
 #endif

@@ -20,8 +20,10 @@ struct sy_router {
     int n_observers;
     struct sy_store *store;
     struct sy_rollout *rollout;
-    pthread_mutex_t rl_mu;
-    sy_ratelimit rl;
+    struct sy_response_map *responses;
+    sy_ratelimit rl;           /* lock-free (ratelimit.h) */
+    sy_rate_limiter_fn limiter; /* the fleet's bucket (shared_state), or NULL */
+    void *limiter_ctx;
     _Atomic uint64_t answer_pool;
 };
 
@@ -30,15 +32,21 @@ _Atomic uint64_t *sy_router_answer_pool(sy_router *r) { return &r->answer_pool; 
 int64_t sy_router_rate_limit(sy_router *r, const sy_rate_limit_conf *rl, uint64_t now_ns)
 {
     if (!rl->enabled) return 0;
-    pthread_mutex_lock(&r->rl_mu);
-    int64_t wait = sy_ratelimit_take(&r->rl, rl, now_ns);
-    pthread_mutex_unlock(&r->rl_mu);
-    return wait;
+    if (r->limiter) return r->limiter(r->limiter_ctx, &r->rl, rl, now_ns);
+    return sy_ratelimit_take(&r->rl, rl, now_ns);
+}
+
+void sy_router_set_rate_limiter(sy_router *r, sy_rate_limiter_fn fn, void *ctx)
+{
+    r->limiter = fn;
+    r->limiter_ctx = ctx;
 }
 
 void sy_router_set_store(sy_router *r, struct sy_store *s) { r->store = s; }
 struct sy_store *sy_router_store(const sy_router *r) { return r->store; }
 void sy_router_set_rollout(sy_router *r, struct sy_rollout *ro) { r->rollout = ro; }
+void sy_router_set_responses(sy_router *r, struct sy_response_map *m) { r->responses = m; }
+struct sy_response_map *sy_router_responses(const sy_router *r) { return r->responses; }
 struct sy_rollout *sy_router_rollout(const sy_router *r) { return r->rollout; }
 
 static uint64_t fnv(uint64_t h, const char *s)
@@ -55,14 +63,12 @@ static uint64_t ep_hash(const char *prov, const char *ep)
 sy_router *sy_router_new(void)
 {
     sy_router *r = calloc(1, sizeof(sy_router));
-    if (r) pthread_mutex_init(&r->rl_mu, NULL);
     return r;
 }
 
 void sy_router_free(sy_router *r)
 {
     if (!r) return;
-    pthread_mutex_destroy(&r->rl_mu);
     for (unsigned i = 0; i < EP_SLOTS; i++) {
         sy_endpoint_state *s = atomic_load(&r->eps[i]);
         if (!s) continue;

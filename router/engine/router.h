@@ -72,6 +72,12 @@ struct sy_store *sy_router_store(const sy_router *r);
 struct sy_rollout;
 void sy_router_set_rollout(sy_router *r, struct sy_rollout *ro);
 struct sy_rollout *sy_router_rollout(const sy_router *r);
+/* Where each stored response of the Responses API lives (state/response_map.h).
+ * Set once by serve before any worker runs; the router does not own it.
+ * NULL: nothing is remembered (the engine then routes by arm). */
+struct sy_response_map;
+void sy_router_set_responses(sy_router *r, struct sy_response_map *m);
+struct sy_response_map *sy_router_responses(const sy_router *r);
 void sy_router_free(sy_router *r);
 
 /* Observers: add them before any worker runs. */
@@ -90,10 +96,16 @@ sy_endpoint_state *sy_router_endpoint(sy_router *r, const sy_policy_provider *pr
                                       const sy_policy_endpoint *ep);
 sy_provider_state *sy_router_provider(sy_router *r, const sy_policy_provider *prov);
 
-/* The local rate limit: one bucket for the whole process, shared by every
- * worker under a mutex held for a few arithmetic operations. Returns 0 when
- * the request may go, else the ms until a token is there. */
+/* The rate limit: one bucket for the whole process, taken from by every
+ * worker without a lock (ratelimit.h). Returns 0 when the request may go,
+ * else the ms until a token is there. */
 int64_t sy_router_rate_limit(sy_router *r, const sy_rate_limit_conf *rl, uint64_t now_ns);
+/* Several instances (router/shared/fleet_limit.h): the fleet's bucket
+ * decides instead; local is the process's own bucket (for when the fleet's
+ * cannot be reached). Set once before any worker runs. */
+typedef int64_t (*sy_rate_limiter_fn)(void *ctx, sy_ratelimit *local, const sy_rate_limit_conf *rl,
+                                      uint64_t now_ns);
+void sy_router_set_rate_limiter(sy_router *r, sy_rate_limiter_fn fn, void *ctx);
 
 /* The bytes every non-streamed answer being received holds (answer_buf.h),
  * bounded by server.max_response_memory. */

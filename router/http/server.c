@@ -52,8 +52,9 @@ struct sy_conn {
     sy_worker *w;
     conn_sink sink;
     int fd;
-    struct event ev_read, ev_write, ev_timer, ev_defer;
+    struct event ev_read, ev_write, ev_timer, ev_defer, ev_flush;
     int write_armed;
+    int flush_queued; /* ev_flush is active: the output goes out at the end of this loop turn */
     int read_armed;
     char *in;
     size_t in_len, in_cap;
@@ -137,6 +138,7 @@ size_t sy_conn_out_pending(const sy_conn *c) { return evbuffer_get_length(c->out
 
 static void conn_process(sy_conn *c);
 static void conn_try_write(sy_conn *c);
+static void conn_write_soon(sy_conn *c);
 
 /* ------------------------------------------------------- conn basics */
 
@@ -168,6 +170,7 @@ static void conn_close(sy_conn *c)
     event_del(&c->ev_write);
     event_del(&c->ev_timer);
     event_del(&c->ev_defer);
+    event_del(&c->ev_flush);
     close(c->fd);
     evbuffer_free(c->out);
     free(c->in);
@@ -220,15 +223,51 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ----------------------------------------------------------- writing */
 
-static void on_writable(evutil_socket_t fd, short what, void *arg)
+/* Write what is queued; a handler that paused on a full buffer hears when it
+ * has drained. */
+static void conn_write_and_notify(sy_conn *c)
 {
-    (void)fd;
-    (void)what;
-    sy_conn *c = arg;
     conn_try_write(c);
     if (c->dead) return;
     if (c->pending && c->drained_fn && evbuffer_get_length(c->out) < SY_CONN_OUT_LOW)
         c->drained_fn(c->pctx);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_write_and_notify(arg);
+}
+
+/* Answers are written once per loop turn, not once per call: what one
+ * upstream read produces (a stream's head, its events and its last chunk, or
+ * a whole answer) leaves in one writev. The deferred write runs at the end of
+ * the same loop turn, before the next epoll_wait, so nothing waits for I/O. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sy_conn *c = arg;
+    c->flush_queued = 0;
+    if (c->dead) return;
+    conn_write_and_notify(c);
+}
+
+static void conn_write_soon(sy_conn *c)
+{
+    if (c->flush_queued || c->dead) return;
+    c->flush_queued = 1;
+    event_active(&c->ev_flush, 0, 0);
+}
+
+/* Write a queued answer now (the server is stopping: no next turn). */
+static void conn_write_now(sy_conn *c)
+{
+    if (!c->flush_queued) return;
+    c->flush_queued = 0;
+    event_del(&c->ev_flush);
+    if (!c->dead) conn_try_write(c);
 }
 
 static void conn_try_write(sy_conn *c)
@@ -308,25 +347,54 @@ static const char *reason_phrase(int status)
     }
 }
 
-/* Write the status line and headers into out. len < 0: streaming. */
+/* A response head being assembled (put_head): appends that stop at the end. */
+typedef struct head_buf {
+    char b[1024];
+    size_t n;
+} head_buf;
+
+static void hb_put(head_buf *h, const char *s, size_t len)
+{
+    if (len > sizeof h->b - h->n) len = sizeof h->b - h->n;
+    memcpy(h->b + h->n, s, len);
+    h->n += len;
+}
+#define HB_LIT(h, lit) hb_put((h), (lit), sizeof(lit) - 1)
+static void hb_str(head_buf *h, const char *s) { hb_put(h, s, strlen(s)); }
+static void hb_u64(head_buf *h, uint64_t v)
+{
+    char d[20];
+    size_t i = sizeof d;
+    do d[--i] = (char)('0' + v % 10); while (v /= 10);
+    hb_put(h, d + i, sizeof d - i);
+}
+
+/* Write the status line and headers into out. len < 0: streaming. Built by
+ * hand rather than with snprintf: it is on every answer. */
 static void put_head(sy_conn *c, int status, const char *ctype, const char *extra, int64_t len)
 {
-    char h[1024];
-    int n;
+    head_buf h;
+    h.n = 0;
     if (c->w->draining) c->keep_alive = 0;
     /* Half-closed with no further request read: this answer is the last. */
     if (c->peer_eof && c->in_len <= c->req_bytes) c->keep_alive = 0;
-    const char *conn_hdr = c->keep_alive ? (c->http10 ? "Connection: keep-alive\r\n" : "")
-                                         : "Connection: close\r\n";
-    if (len >= 0)
-        n = snprintf(h, sizeof h, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %lld\r\n%s",
-                     status, reason_phrase(status), ctype, (long long)len, conn_hdr);
-    else
-        n = snprintf(h, sizeof h, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n%s%s",
-                     status, reason_phrase(status), ctype,
-                     c->chunked_out ? "Transfer-Encoding: chunked\r\n" : "", conn_hdr);
-    if (n < 0 || (size_t)n >= sizeof h) n = (int)sizeof h - 1;
-    evbuffer_add(c->out, h, (size_t)n);
+    HB_LIT(&h, "HTTP/1.1 ");
+    hb_u64(&h, (uint64_t)(status < 0 ? 0 : status));
+    HB_LIT(&h, " ");
+    hb_str(&h, reason_phrase(status));
+    HB_LIT(&h, "\r\nContent-Type: ");
+    hb_str(&h, ctype);
+    if (len >= 0) {
+        HB_LIT(&h, "\r\nContent-Length: ");
+        hb_u64(&h, (uint64_t)len);
+        HB_LIT(&h, "\r\n");
+    } else {
+        HB_LIT(&h, "\r\nCache-Control: no-cache\r\n");
+        if (c->chunked_out) HB_LIT(&h, "Transfer-Encoding: chunked\r\n");
+    }
+    if (!c->keep_alive) HB_LIT(&h, "Connection: close\r\n");
+    else if (c->http10) HB_LIT(&h, "Connection: keep-alive\r\n");
+    evbuffer_add(c->out, h.b, h.n);
     if (extra) evbuffer_add(c->out, extra, strlen(extra));
     evbuffer_add(c->out, "\r\n", 2);
     c->status = status;
@@ -365,7 +433,7 @@ static void conn_finish(sy_conn *c)
          * outside whatever callback finished this answer. */
         if (was_pending && c->in_len) event_active(&c->ev_defer, 0, 0);
     }
-    conn_try_write(c);
+    conn_write_soon(c);
 }
 
 void sy_conn_respond(sy_conn *c, int status, const char *ctype, const char *extra,
@@ -398,22 +466,26 @@ void sy_conn_stream_begin(sy_conn *c, int status, const char *ctype, const char 
     c->chunked_out = !c->http10;
     if (c->http10) c->keep_alive = 0; /* close-delimited */
     put_head(c, status, ctype, extra, -1);
-    conn_try_write(c);
+    conn_write_soon(c);
 }
 
 void sy_conn_stream_write(sy_conn *c, const char *data, size_t len)
 {
     if (!len || c->dead) return;
     if (c->chunked_out) {
-        char sz[24];
-        int n = snprintf(sz, sizeof sz, "%zx\r\n", len);
-        evbuffer_add(c->out, sz, (size_t)n);
+        /* The chunk's size line, then the data and its CRLF. */
+        char sz[20];
+        size_t n = sizeof sz;
+        sz[--n] = '\n';
+        sz[--n] = '\r';
+        for (size_t v = len; v; v >>= 4) sz[--n] = "0123456789abcdef"[v & 15];
+        evbuffer_add(c->out, sz + n, sizeof sz - n);
         evbuffer_add(c->out, data, len);
         evbuffer_add(c->out, "\r\n", 2);
     } else {
         evbuffer_add(c->out, data, len);
     }
-    conn_try_write(c);
+    conn_write_soon(c);
 }
 
 void sy_conn_stream_end(sy_conn *c)
@@ -458,6 +530,9 @@ sy_sink *sy_conn_sink(sy_conn *c) { return &c->sink.base; }
 
 /* ----------------------------------------------------------- reading */
 
+/* The parsed head (c->req) points into c->in: when the buffer moves while
+ * the body is still arriving, those pointers move with it. */
+#define REQ_OFF(p) ((size_t)((const char *)(p) - c->in))
 static int grow_in(sy_conn *c, size_t need)
 {
     if (need <= c->in_cap) return 0;
@@ -466,12 +541,33 @@ static int grow_in(sy_conn *c, size_t need)
     size_t n = c->in_cap * 2;
     while (n < need) n *= 2;
     if (n > limit) n = limit;
+    int parsed = c->state == C_BODY;
+    size_t m = 0, t = 0, pa = 0, hn[SY_HTTP_MAX_HEADERS], hv[SY_HTTP_MAX_HEADERS];
+    if (parsed) {
+        m = REQ_OFF(c->req.method_str);
+        t = REQ_OFF(c->req.target);
+        pa = REQ_OFF(c->req.path);
+        for (size_t i = 0; i < c->req.n_headers; i++) {
+            hn[i] = REQ_OFF(c->req.headers[i].name);
+            hv[i] = REQ_OFF(c->req.headers[i].value);
+        }
+    }
     char *nb = realloc(c->in, n);
     if (!nb) return -1;
     c->in = nb;
     c->in_cap = n;
+    if (parsed) {
+        c->req.method_str = nb + m;
+        c->req.target = nb + t;
+        c->req.path = nb + pa;
+        for (size_t i = 0; i < c->req.n_headers; i++) {
+            c->req.headers[i].name = nb + hn[i];
+            c->req.headers[i].value = nb + hv[i];
+        }
+    }
     return 0;
 }
+#undef REQ_OFF
 
 static void reject(sy_conn *c, int status, const char *why)
 {
@@ -665,7 +761,7 @@ static void conn_new(sy_worker *w, int fd)
     c->sink.base.ops = &conn_sink_ops;
     c->sink.c = c;
     c->fd = fd;
-    c->in_cap = 8192;
+    c->in_cap = 4096; /* a chat request head and a small body; grow_in doubles it for more */
     c->in = malloc(c->in_cap);
     c->out = evbuffer_new();
     if (!c->in || !c->out) {
@@ -679,6 +775,7 @@ static void conn_new(sy_worker *w, int fd)
     event_assign(&c->ev_write, w->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
     event_assign(&c->ev_timer, w->base, -1, 0, on_timeout, c);
     event_assign(&c->ev_defer, w->base, -1, 0, on_defer, c);
+    event_assign(&c->ev_flush, w->base, -1, 0, on_flush, c);
     event_add(&c->ev_read, NULL);
     c->read_armed = 1;
     c->state = C_IDLE;
@@ -773,6 +870,7 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
             c->shutdown_fn = NULL;
             fn(c->pctx);
         }
+        conn_write_now(c);
     }
     while (w->conns) conn_close(w->conns);
     event_base_loopexit(w->base, NULL);

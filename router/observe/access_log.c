@@ -377,6 +377,10 @@ static size_t format_line(al_buf *b, const sy_request_event *ev)
         lb_i64(&l, ev->output_tokens);
     else
         LB_LIT(&l, "null");
+    if (ev->reasoning_tokens > 0) { /* reasoning models only: the field is there when > 0 */
+        LB_LIT(&l, ",\"reasoning_tokens\":");
+        lb_i64(&l, ev->reasoning_tokens);
+    }
     LB_LIT(&l, ",\"cost_usd\":");
     if (ev->cost_usd >= 0 && ev->cost_usd < 1e9)
         lb_usd(&l, ev->cost_usd);

@@ -24,6 +24,8 @@ struct sy_budget {
     _Atomic uint64_t spent;  /* nano-dollars this month; any thread */
     _Atomic uint64_t limit;  /* nano-dollars; 0: no budget */
     atomic_int reject;       /* on_exceed: reject */
+    atomic_int shared;       /* several instances: spend is also counted in unpushed */
+    _Atomic uint64_t unpushed; /* nano-dollars added here, not yet in the fleet's total */
     struct sy_store *store;
     pthread_mutex_t mu;      /* the rest: the main thread, and refusal messages */
     char month[SY_BUDGET_MONTH_LEN];
@@ -176,7 +178,10 @@ int sy_budget_observe(sy_budget *b, sy_router *r)
 void sy_budget_add(sy_budget *b, double usd)
 {
     uint64_t n = to_nano(usd);
-    if (n) atomic_fetch_add_explicit(&b->spent, n, memory_order_relaxed);
+    if (!n) return;
+    atomic_fetch_add_explicit(&b->spent, n, memory_order_relaxed);
+    if (atomic_load_explicit(&b->shared, memory_order_relaxed))
+        atomic_fetch_add_explicit(&b->unpushed, n, memory_order_relaxed);
 }
 
 int sy_budget_refuses(const sy_budget *b)
@@ -239,6 +244,7 @@ void sy_budget_tick(sy_budget *b, int64_t now_s)
     if (strcmp(month, b->month) != 0) {
         /* A request ending right at midnight may land in either month. */
         uint64_t last = atomic_exchange(&b->spent, 0);
+        atomic_store(&b->unpushed, 0);
         char s[48];
         sy_log_info("budget: %s ended with %s USD spent; %s starts at 0", b->month,
                     usd_text(last, s, sizeof s), month);
@@ -266,5 +272,26 @@ void sy_budget_month(sy_budget *b, char out[SY_BUDGET_MONTH_LEN])
 {
     pthread_mutex_lock(&b->mu);
     memcpy(out, b->month, SY_BUDGET_MONTH_LEN);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ------------------------------------------------ several instances */
+
+void sy_budget_share(sy_budget *b) { atomic_store(&b->shared, 1); }
+
+uint64_t sy_budget_take_unpushed(sy_budget *b) { return atomic_exchange(&b->unpushed, 0); }
+
+void sy_budget_return_unpushed(sy_budget *b, uint64_t nano)
+{
+    atomic_fetch_add(&b->unpushed, nano);
+}
+
+uint64_t sy_budget_spent_nano(const sy_budget *b) { return atomic_load(&b->spent); }
+
+void sy_budget_set_fleet_spent(sy_budget *b, const char *month, uint64_t nano)
+{
+    pthread_mutex_lock(&b->mu);
+    /* What this instance added since it sent its part is still its own. */
+    if (!strcmp(month, b->month)) atomic_store(&b->spent, nano + atomic_load(&b->unpushed));
     pthread_mutex_unlock(&b->mu);
 }

@@ -68,6 +68,19 @@ void sy_budget_tick(sy_budget *b, int64_t now_s);
 
 /* This month's spend, in US dollars (tests, /admin/status). */
 double sy_budget_spent_usd(const sy_budget *b);
+/* Several instances (router/shared/fleet_budget.h): the spend this
+ * instance sees is the fleet's. After sy_budget_share (before any worker),
+ * every cost added is also kept as "unpushed" until the main thread takes it
+ * (sy_budget_take_unpushed) to add it to the fleet's total in Redis, or gives
+ * it back when that failed; the fleet's total read back replaces the spend
+ * (plus what was added since). Refusal (on_exceed: reject) then follows the
+ * fleet's spend, to within one tick of every instance's requests. */
+void sy_budget_share(sy_budget *b);
+uint64_t sy_budget_take_unpushed(sy_budget *b);
+void sy_budget_return_unpushed(sy_budget *b, uint64_t nano);
+uint64_t sy_budget_spent_nano(const sy_budget *b);
+void sy_budget_set_fleet_spent(sy_budget *b, const char *month, uint64_t nano);
+
 /* "YYYY-MM", the UTC month being counted. */
 #define SY_BUDGET_MONTH_LEN 16
 void sy_budget_month(sy_budget *b, char out[SY_BUDGET_MONTH_LEN]);

@@ -52,6 +52,7 @@ enum fam_id {
     F_ROLLOUT,
     F_ROLLBACKS,
     F_TOKENS,
+    F_REASONING,
     F_COST,
     F_RATE_LIMITED,
     F_ACCEPT_REFUSED,
@@ -59,6 +60,8 @@ enum fam_id {
     F_NO_USAGE,
     F_BUDGET_SPENT,
     F_BUDGET_LIMIT,
+    F_SHARED_UP,
+    F_SHARED_ERRORS,
     F_COUNT
 };
 
@@ -141,6 +144,9 @@ static const fam_def defs[F_COUNT] = {
     [F_TOKENS] = {"switchyard_tokens_total",
         "Tokens reported by upstreams, by model and kind (input|output).",
         T_COUNTER, true, false, 2, {"model", "kind"}, 0, 0, 0},
+    [F_REASONING] = {"switchyard_reasoning_tokens_total",
+        "Output tokens spent on reasoning, by model (already counted in tokens_total's output).",
+        T_COUNTER, true, false, 1, {"model"}, 0, 0, 0},
     [F_COST] = {"switchyard_cost_usd_total",
         "Estimated spend in US dollars, from token counts and policy prices.",
         T_COUNTER, true, true, 1, {"model"}, 0, 0, 0},
@@ -162,6 +168,12 @@ static const fam_def defs[F_COUNT] = {
     [F_BUDGET_LIMIT] = {"switchyard_budget_limit_usd",
         "budget.monthly_usd in US dollars; 0 when the policy sets no budget.",
         T_GAUGE, false, true, 0, {0}, 0, 0, 0},
+    [F_SHARED_UP] = {"switchyard_shared_state_up",
+        "1 while the shared state's Redis (shared_state.url) is connected, else 0.",
+        T_GAUGE, false, true, 0, {0}, 0, 0, 0},
+    [F_SHARED_ERRORS] = {"switchyard_shared_state_errors_total",
+        "Failures talking to the shared state's Redis: connects, timeouts, lost connections.",
+        T_COUNTER, false, false, 0, {0}, 0, 0, 0},
 };
 
 static int fam_nvals(const fam_def *d)
@@ -674,6 +686,11 @@ void sy_metrics_observe_request(const sy_request_event *ev)
                           (uint64_t)ev->output_tokens);
         }
     }
+    if (ev->reasoning_tokens > 0) {
+        ls.n = 0;
+        lset_add(&ls, model);
+        counter_add(sh, F_REASONING, &ls, (uint64_t)ev->reasoning_tokens);
+    }
 }
 
 void sy_metrics_observe_attempt(const sy_attempt_event *ev)
@@ -842,6 +859,18 @@ void sy_metrics_set_budget(double spent_usd, double limit_usd)
     lset ls = {.n = 0};
     set_gauge(F_BUDGET_SPENT, &ls, spent_usd);
     set_gauge(F_BUDGET_LIMIT, &ls, limit_usd);
+}
+
+void sy_metrics_set_shared_state_up(int up)
+{
+    lset ls = {.n = 0};
+    set_gauge(F_SHARED_UP, &ls, up ? 1 : 0);
+}
+
+void sy_metrics_inc_shared_state_errors(void)
+{
+    lset ls = {.n = 0};
+    global_update(F_SHARED_ERRORS, &ls, inc_u64, NULL);
 }
 
 void sy_metrics_inc_rollbacks(const char *reason)

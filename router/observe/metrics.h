@@ -24,6 +24,8 @@
  *   switchyard_budget_spent_usd                           gauge (this month, UTC)
  *   switchyard_budget_limit_usd                           gauge (0: no budget)
  *   switchyard_build_info{version}                        gauge, always 1
+ *   switchyard_shared_state_up                            gauge (1 connected; only with shared_state)
+ *   switchyard_shared_state_errors_total                  counter (Redis failures seen)
  *
  * A gauge or rare counter family that nothing has set (breaker_* before the
  * breakers call in) is left out of the exposition entirely: no HELP, no TYPE,
@@ -157,6 +159,10 @@ void sy_metrics_inc_retry_budget_exhausted(const char *provider);
 /* An upstream answered (2xx) and reported no usage: the request is not
  * priced (observers.c). model is a policy-known name or "other". */
 void sy_metrics_inc_without_usage(const char *provider, const char *model);
+
+/* The shared state's Redis (router/shared/redis_client.c, main thread). */
+void sy_metrics_set_shared_state_up(int up);
+void sy_metrics_inc_shared_state_errors(void);
 
 /* The monthly budget's gauges (budget.c, on the main thread's tick). */
 void sy_metrics_set_budget(double spent_usd, double limit_usd);

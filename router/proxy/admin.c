@@ -9,6 +9,7 @@
 #include "rollout_live.h"
 #include "router.h"
 #include "runtime.h"
+#include "shared.h"
 
 /* One endpoint's live state, read under its mutex. */
 static void endpoint_state(cJSON *e, sy_router *r, const sy_policy *p,
@@ -67,6 +68,8 @@ void sy_admin_status(sy_conn *c, const sy_policy *p, sy_router *r)
     if (rollout) sy_rollout_status(rollout, ro); /* state, last change, windows, ... */
     else cJSON_AddStringToObject(ro, "state", "progressing");
 
+    sy_shared_status(root); /* "shared_state": the fleet's Redis, or null */
+
     cJSON *eps = cJSON_AddArrayToObject(root, "endpoints");
     for (size_t i = 0; i < p->n_providers; i++) {
         const sy_policy_provider *pr = &p->providers[i];
@@ -118,6 +121,11 @@ void sy_admin_rollout(sy_conn *c, const sy_policy *p, sy_router *r, const char *
                                          sizeof err)
                      : -2;
     cJSON_Delete(j);
+    if (rc == -3) {
+        sy_conn_respond_error(c, 503, "service_unavailable", "shared_state_unavailable", NULL, "%s",
+                              err);
+        return;
+    }
     if (rc == -2) {
         sy_conn_respond_error(c, 409, "invalid_request_error", "rollout_conflict", NULL, "%s", err);
         return;

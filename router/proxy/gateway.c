@@ -1,5 +1,6 @@
 /* gateway.c - the front's handler and each worker's engine environment (see gateway.h). */
 #include "gateway.h"
+#include "runtime.h"
 
 #include <stdlib.h>
 
@@ -18,6 +19,7 @@ void sy_gateway_worker_free(void *ctx, void *state)
     if (gw->env.local) sy_transport_local_free(gw->env.local);
     if (gw->up) sy_upstream_free(gw->up);
     if (gw->env.loop) sy_loop_event_free(gw->env.loop);
+    sy_runtime_cache_release(&gw->policy);
     free(gw);
 }
 

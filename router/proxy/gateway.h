@@ -13,6 +13,7 @@
 #define SY_GATEWAY_H
 
 #include "engine.h"
+#include "runtime.h"
 #include "server.h"
 
 typedef struct sy_gateway {
@@ -24,6 +25,7 @@ typedef struct sy_gateway {
 typedef struct sy_gateway_worker {
     sy_engine_env env;
     struct sy_upstream *up;
+    sy_runtime_cache policy; /* this worker's reference to the live policy */
 } sy_gateway_worker;
 
 /* sy_handler's worker_init and worker_free (ctx: the sy_gateway). serve
@@ -35,6 +37,12 @@ void sy_gateway_worker_free(void *ctx, void *state);
 static inline const sy_engine_env *sy_gateway_env(sy_conn *c)
 {
     return &((sy_gateway_worker *)sy_worker_state(sy_conn_worker(c)))->env;
+}
+
+/* The live policy, a reference (sy_policy_unref when done), without a lock. */
+static inline sy_policy *sy_gateway_policy(sy_conn *c)
+{
+    return sy_runtime_acquire_cached(&((sy_gateway_worker *)sy_worker_state(sy_conn_worker(c)))->policy);
 }
 
 #endif

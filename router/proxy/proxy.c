@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "json_scan.h"
 #include "planner.h"
+#include "responses.h"
 #include "rng.h"
 #include "runtime.h"
 #include "utf8.h"
@@ -101,7 +102,37 @@ static void on_drained(void *ctx) { sy_engine_drained(ctx); }
 static const char *op_path(sy_op op)
 {
     return op == SY_OP_CHAT ? "/v1/chat/completions"
-           : op == SY_OP_COMPLETIONS ? "/v1/completions" : "/v1/embeddings";
+           : op == SY_OP_COMPLETIONS ? "/v1/completions"
+           : op == SY_OP_RESPONSES ? "/v1/responses" : "/v1/embeddings";
+}
+
+int sy_proxy_run(sy_conn *c, const sy_engine_request *r)
+{
+    sy_exec *x = sy_engine_new(sy_gateway_env(c), r, sy_conn_sink(c));
+    if (!x) return 1; /* answered at once, and reported */
+    sy_conn_set_pending(c, on_abort, on_drained, x);
+    sy_conn_set_shutdown(c, on_shutdown);
+    sy_engine_run(x);
+    return 1;
+}
+
+/* previous_response_id: the stored response this request continues. Where
+ * it lives decides where the request goes (sy_responses_pin). Returns 0 to
+ * go on, or -1 when it was refused (answered). */
+static int read_previous(sy_conn *c, const sy_json_field *f, const char *hdr, char *id, size_t cap)
+{
+    id[0] = '\0';
+    if (f->type == SY_JSON_ABSENT || f->type == SY_JSON_NULL) return 0;
+    if (f->type != SY_JSON_STRING || f->escaped || !sy_response_id_valid(f->val, f->len) ||
+        f->len >= cap) {
+        sy_conn_respond_error(c, 400, "invalid_request_error", "invalid_previous_response_id", hdr,
+                              "\"previous_response_id\" must be a response id: 1 to %d characters "
+                              "of A-Z a-z 0-9 _ -", SY_RESPONSE_ID_MAX);
+        return -1;
+    }
+    memcpy(id, f->val, f->len);
+    id[f->len] = '\0';
+    return 0;
 }
 
 int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const char *body,
@@ -111,11 +142,13 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
     snprintf(hdr, sizeof hdr, "x-request-id: %s\r\n", request_id);
 
     /* Validate the body and pick out what routing needs, without a tree. */
-    sy_json_field fields[2 + MAX_BODY_STICKY] = {{.name = "model"}, {.name = "stream"}};
+    sy_json_field fields[3 + MAX_BODY_STICKY] = {{.name = "model"}, {.name = "stream"}};
     size_t nf = 2;
     for (size_t i = 0; i < pol->migration.n_sticky && nf < 2 + MAX_BODY_STICKY; i++)
         if (pol->migration.sticky[i].kind == SY_STICKY_BODY)
             fields[nf++].name = pol->migration.sticky[i].name;
+    size_t n_sticky_fields = nf;
+    if (op == SY_OP_RESPONSES) fields[nf++].name = "previous_response_id";
     const char *why = NULL;
     size_t which = 0;
     int scanned = sy_json_scan_request(body, body_len, fields, nf, &why, &which);
@@ -154,7 +187,13 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
         }
     }
 
-    sticky_ctx sc = {.req = req, .fields = fields, .n_fields = nf};
+    char prev[SY_RESPONSE_ID_MAX + 1] = "";
+    if (op == SY_OP_RESPONSES && read_previous(c, &fields[n_sticky_fields], hdr, prev, sizeof prev)) {
+        sy_policy_unref(pol);
+        return 0;
+    }
+
+    sticky_ctx sc = {.req = req, .fields = fields, .n_fields = n_sticky_fields};
     const char *source = NULL;
     const char *key = sy_sticky_pick(pol, sticky_header, sticky_body, &sc, &source);
     sy_engine_request r = {
@@ -165,13 +204,11 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
         .percent = sy_runtime_percent(), .request_id = request_id,
         .start_ns = sy_conn_request_start(c),
     };
-    sy_exec *x = sy_engine_new(sy_gateway_env(c), &r, sy_conn_sink(c));
+    sy_response_home home;
+    if (prev[0]) sy_responses_pin(sy_gateway_env(c)->router, prev, &home, &r);
+    int rc = sy_proxy_run(c, &r);
     free(sc.big);
-    if (!x) return 1; /* answered at once, and reported */
-    sy_conn_set_pending(c, on_abort, on_drained, x);
-    sy_conn_set_shutdown(c, on_shutdown);
-    sy_engine_run(x);
-    return 1;
+    return rc;
 }
 
 void sy_proxy_report_local(sy_conn *c, const sy_http_req *req, const char *request_id,

@@ -24,6 +24,12 @@
 int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const char *body,
                    size_t body_len, sy_op op, const char *request_id);
 
+/* Start the engine on c's sink for an engine request built elsewhere
+ * (responses.c), with the connection's abort, drain and shutdown hooks.
+ * Returns 1 (the engine reports the request itself). */
+struct sy_engine_request;
+int sy_proxy_run(sy_conn *c, const struct sy_engine_request *r);
+
 /* The request id: the client's x-request-id when it is 1..64 characters of
  * [A-Za-z0-9._-], else 32 random hex digits. */
 void sy_request_id_make(const sy_http_req *req, char *out, size_t cap);

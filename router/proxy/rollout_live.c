@@ -39,7 +39,13 @@ struct sy_rollout {
     int rollback_enabled;
     arm_figures arms[2];       /* at the last tick */
     uint64_t now;              /* the tick's "now", for the controller's reads */
+    int has_fleet;             /* several instances: fleet below (rollout_live.h) */
+    sy_rollout_fleet fleet;
+    uint64_t offset;           /* added to the monotonic clock (0 without a fleet) */
 };
+
+/* The rollout's clock: monotonic, shifted to wall-clock alignment in a fleet. */
+static uint64_t ro_now(const sy_rollout *r) { return sy_now_ns() + r->offset; }
 
 sy_rollout *sy_rollout_new(struct sy_store *store)
 {
@@ -75,7 +81,7 @@ static void on_attempt(void *ctx, const sy_attempt_event *e)
     uint64_t latency;
     int total = atomic_load_explicit(&r->latency_total, memory_order_relaxed);
     if (sy_ro_count_attempt(e, total, &arm, &failed, &latency))
-        sy_arm_shards_add(r->shards, arm, e->end_ns, failed, latency);
+        sy_arm_shards_add(r->shards, arm, e->end_ns + r->offset, failed, latency);
 }
 
 int sy_rollout_observe(sy_rollout *r, sy_router *router)
@@ -90,6 +96,7 @@ static void collect_canary(void *ctx, uint64_t since, sy_window_sum *out)
 {
     sy_rollout *r = ctx;
     sy_arm_shards_collect(r->shards, ARM_CANARY, r->now, since, out);
+    if (r->has_fleet) r->fleet.collect(r->fleet.ctx, ARM_CANARY, r->now, since, out);
 }
 
 /* Act on what the controller did. Under r->mu. */
@@ -100,7 +107,9 @@ static void apply_change(sy_rollout *r, const sy_ro_change *ch)
         else sy_log_info("%s", ch->log);
     }
     if (ch->changed) sy_runtime_set_percent(r->ctl.share);
-    if (ch->rollback) sy_metrics_inc_rollbacks(r->ctl.reason.kind);
+    /* In a fleet the rollback is counted by the instance whose write decided it. */
+    if (ch->rollback && !r->has_fleet) sy_metrics_inc_rollbacks(r->ctl.reason.kind);
+    if (r->has_fleet && (ch->changed || ch->persist)) r->fleet.changed(r->fleet.ctx, &r->ctl, ch);
     if (ch->persist && r->store) {
         char *json = sy_ro_encode(&r->ctl);
         if (!json || sy_store_put(r->store, STORE_KEY, json) != 0)
@@ -114,6 +123,7 @@ static void figures(sy_rollout *r, int arm, uint64_t now, uint64_t since)
     sy_window_sum w;
     sy_window_sum_clear(&w);
     sy_arm_shards_collect(r->shards, arm, now, since, &w);
+    if (r->has_fleet) r->fleet.collect(r->fleet.ctx, arm, now, since, &w);
     arm_figures *f = &r->arms[arm];
     f->requests = w.attempts;
     f->failures = w.failures;
@@ -125,11 +135,20 @@ static void figures(sy_rollout *r, int arm, uint64_t now, uint64_t since)
 void sy_rollout_tick(sy_rollout *r)
 {
     pthread_mutex_lock(&r->mu);
-    uint64_t now = r->now = sy_now_ns();
+    uint64_t now = r->now = ro_now(r);
     if (r->active) {
         sy_ro_change ch;
+        sy_rollout_ctl before = r->ctl; /* shallow: a tick never reallocates id or steps */
         sy_ro_tick(&r->ctl, now, sy_wall_s(), collect_canary, r, &ch);
-        apply_change(r, &ch);
+        if (r->has_fleet && ch.changed && !ch.rollback) {
+            /* A promotion: the fleet proposes it to Redis; applied once written. */
+            char hold[sizeof r->ctl.hold];
+            r->fleet.promote(r->fleet.ctx, &r->ctl, &ch, hold, sizeof hold);
+            r->ctl = before;
+            memcpy(r->ctl.hold, hold, sizeof hold);
+        } else {
+            apply_change(r, &ch);
+        }
     }
     /* The canary as the rollback rule sees it; stable over the whole window. */
     figures(r, ARM_CANARY, now, r->ctl.watch_since);
@@ -142,7 +161,7 @@ void sy_rollout_tick(sy_rollout *r)
 int sy_rollout_apply_policy(sy_rollout *r, const sy_policy *p)
 {
     pthread_mutex_lock(&r->mu);
-    uint64_t now = sy_now_ns();
+    uint64_t now = ro_now(r);
     int64_t wall = sy_wall_s();
     int rc = 0;
     if (!r->restored) {
@@ -195,9 +214,14 @@ int sy_rollout_action(sy_rollout *r, const char *action, double percent, char *e
     if (!r->active) {
         snprintf(err, errlen, "the policy has no migration.canary: there is no rollout to act on");
         rc = -2;
+    } else if (r->has_fleet && strcmp(action, "rollback") != 0 && !r->fleet.online(r->fleet.ctx)) {
+        /* Only the safe direction without the fleet: it would undo this. */
+        snprintf(err, errlen, "the shared state (Redis) is away: only `rollback` is possible until "
+                              "it is back (GET /admin/status: shared_state)");
+        rc = -3;
     } else {
         sy_ro_change ch;
-        rc = sy_ro_action(&r->ctl, action, percent, sy_now_ns(), sy_wall_s(), &ch, err, errlen);
+        rc = sy_ro_action(&r->ctl, action, percent, ro_now(r), sy_wall_s(), &ch, err, errlen);
         if (rc == 0) apply_change(r, &ch);
     }
     pthread_mutex_unlock(&r->mu);
@@ -277,4 +301,93 @@ void sy_rollout_status(sy_rollout *r, cJSON *ro)
         add_arm(arms, "canary", &r->arms[ARM_CANARY]);
     }
     pthread_mutex_unlock(&r->mu);
+}
+
+/* -------------------------------------------------------------- fleet */
+
+void sy_rollout_set_fleet(sy_rollout *r, const sy_rollout_fleet *f, uint64_t clock_offset_ns)
+{
+    pthread_mutex_lock(&r->mu);
+    r->fleet = *f;
+    r->has_fleet = 1;
+    r->offset = clock_offset_ns;
+    pthread_mutex_unlock(&r->mu);
+}
+
+uint64_t sy_rollout_now(sy_rollout *r) { return ro_now(r); }
+
+void sy_rollout_export(sy_rollout *r, uint64_t now, sy_window out[2])
+{
+    uint64_t len = sy_arm_shards_window(r->shards);
+    for (int arm = 0; arm < 2; arm++) {
+        sy_window *w = &out[arm];
+        sy_window_init(w, len);
+        int64_t cur = (int64_t)(now / w->width_ns);
+        for (int64_t k = cur - SY_WINDOW_SLOTS; k <= cur; k++) {
+            if (k < 0) continue;
+            /* "now" at slot k and "since" its start: exactly slot k of every shard. */
+            uint64_t at = (uint64_t)k * w->width_ns;
+            sy_window_sum sum;
+            sy_window_sum_clear(&sum);
+            sy_arm_shards_collect(r->shards, arm, at, at, &sum);
+            if (!sum.attempts) continue;
+            sy_window_slot *sl = &w->slot[k % SY_WINDOW_RING];
+            sl->idx = k;
+            sl->attempts = (uint32_t)sum.attempts;
+            sl->failures = (uint32_t)sum.failures;
+            sl->latency = sum.latency;
+        }
+    }
+}
+
+int sy_rollout_snapshot(sy_rollout *r, char **json, uint64_t *watch_since, uint64_t *step_since)
+{
+    pthread_mutex_lock(&r->mu);
+    int ok = r->active && r->ctl.started;
+    *json = ok ? sy_ro_encode(&r->ctl) : NULL;
+    *watch_since = r->ctl.watch_since;
+    *step_since = r->ctl.step_since;
+    pthread_mutex_unlock(&r->mu);
+    return *json ? 0 : -1;
+}
+
+int sy_rollout_adopt(sy_rollout *r, const char *json, uint64_t watch_since, uint64_t step_since)
+{
+    cJSON *j = cJSON_Parse(json);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+    pthread_mutex_lock(&r->mu);
+    int rc = 1;
+    if (r->active && r->ctl.started && cJSON_IsString(id) && r->ctl.id &&
+        !strcmp(id->valuestring, r->ctl.id) && !(r->has_fleet && r->fleet.busy(r->fleet.ctx))) {
+        uint64_t now = ro_now(r);
+        double share = r->ctl.share;
+        sy_ro_state state = r->ctl.state;
+        int64_t changed_at = r->ctl.changed_at;
+        char *keep_id = strdup(r->ctl.id);
+        if (sy_ro_restore(&r->ctl, json, now, sy_wall_s()) != 0 && keep_id && !r->ctl.id) {
+            /* A damaged record holds the canary at 0 (restore says so); the
+             * rollout stays this policy's. */
+            r->ctl.id = keep_id;
+            keep_id = NULL;
+        }
+        free(keep_id);
+        r->ctl.damaged = 0;
+        if (watch_since && watch_since <= now) r->ctl.watch_since = watch_since;
+        if (step_since && step_since <= now) r->ctl.step_since = step_since;
+        r->ctl.hold[0] = '\0';
+        sy_runtime_set_percent(r->ctl.share);
+        if (share != r->ctl.share || state != r->ctl.state || changed_at != r->ctl.changed_at)
+            sy_log_info("rollout (fleet): %.4g%%, %s: %s", r->ctl.share,
+                        sy_ro_state_name(r->ctl.state), r->ctl.reason.text);
+        if (r->store) {
+            char *text = sy_ro_encode(&r->ctl);
+            if (!text || sy_store_put(r->store, STORE_KEY, text) != 0)
+                sy_log_error("rollout: out of memory recording the state; it is not persisted");
+            free(text);
+        }
+        rc = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    cJSON_Delete(j);
+    return rc;
 }

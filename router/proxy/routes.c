@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "proxy.h"
 #include "ratelimit.h"
+#include "responses.h"
 #include "runtime.h"
 #include "server.h"
 
@@ -20,6 +21,12 @@ static int path_is(const sy_http_req *r, const char *p)
 {
     size_t n = strlen(p);
     return r->path_len == n && memcmp(r->path, p, n) == 0;
+}
+
+static int path_under(const sy_http_req *r, const char *p)
+{
+    size_t n = strlen(p);
+    return r->path_len > n && memcmp(r->path, p, n) == 0;
 }
 
 /* Constant-time comparison: time depends only on the expected key's length. */
@@ -180,7 +187,7 @@ void sy_route_request(void *ctx, sy_conn *c, const sy_http_req *req, char *body,
     }
     if (path_is(req, "/readyz")) {
         if (!get) return method_not_allowed(c, "GET");
-        sy_policy *p = sy_runtime_acquire();
+        sy_policy *p = sy_gateway_policy(c);
         const char *why = sy_server_draining() ? "shutting down"
                           : !p || p->n_providers == 0 ? "no policy loaded"
                           : !stable_usable(g->router, p)
@@ -204,6 +211,9 @@ void sy_route_request(void *ctx, sy_conn *c, const sy_http_req *req, char *body,
     if (path_is(req, "/v1/chat/completions") || path_is(req, "/chat/completions")) op = SY_OP_CHAT;
     else if (path_is(req, "/v1/completions") || path_is(req, "/completions")) op = SY_OP_COMPLETIONS;
     else if (path_is(req, "/v1/embeddings") || path_is(req, "/embeddings")) op = SY_OP_EMBEDDINGS;
+    else if (path_is(req, "/v1/responses") || path_is(req, "/responses")) op = SY_OP_RESPONSES;
+    else if (path_under(req, "/v1/responses/") || path_under(req, "/responses/"))
+        op = SY_OP_RESPONSE_ITEM; /* its methods depend on the path: responses.c checks them */
     int models = path_is(req, "/v1/models") || path_is(req, "/models");
     int admin_status = path_is(req, "/admin/status");
     int admin_rollout = path_is(req, "/admin/rollout");
@@ -214,17 +224,20 @@ void sy_route_request(void *ctx, sy_conn *c, const sy_http_req *req, char *body,
         sy_conn_respond_error(c, 404, "invalid_request_error", "not_found", rid_hdr,
                               "no such path: %.*s", (int)(req->path_len > 200 ? 200 : req->path_len),
                               req->path);
-    } else if (op && !post) {
+    } else if (op && op != SY_OP_RESPONSE_ITEM && !post) {
         method_not_allowed(c, "POST");
     } else if ((models || admin_status) && !get) {
         method_not_allowed(c, "GET");
     } else if (admin_rollout && !post) {
         method_not_allowed(c, "POST");
-    } else if (!(p = sy_runtime_acquire())) {
+    } else if (!(p = sy_gateway_policy(c))) {
         sy_conn_respond_error(c, 503, "service_unavailable", "not_ready", rid_hdr, "no policy loaded");
     } else if (op && client_allowed(p, req) && !(over_budget = sy_budget_refuses(g->budget)) &&
                (wait_ms = sy_router_rate_limit(g->router, &p->rate_limit, sy_now_ns())) == 0) {
-        if (sy_proxy_start(c, p, req, body, body_len, op, rid)) return; /* takes the reference */
+        /* Both take the reference. */
+        if (op == SY_OP_RESPONSE_ITEM ? sy_responses_start_item(c, p, req, body, body_len, rid)
+                                      : sy_proxy_start(c, p, req, body, body_len, op, rid))
+            return;
         p = NULL;
     } else {
         route_local(g, c, req, p, rid_hdr, models, admin_status, admin_rollout, op, over_budget,

@@ -100,6 +100,28 @@ sy_policy *sy_runtime_acquire(void)
     return p;
 }
 
+sy_policy *sy_runtime_acquire_cached(sy_runtime_cache *c)
+{
+    uint64_t g = atomic_load_explicit(&generation, memory_order_acquire);
+    if (!c->policy || c->gen != g) {
+        /* The generation is read before the snapshot: if a reload lands in
+         * between, the cache holds the new policy under the old number and
+         * refreshes once more next time, never the other way round. */
+        sy_policy *p = sy_runtime_acquire();
+        if (c->policy) sy_policy_unref(c->policy);
+        c->policy = p;
+        c->gen = g;
+    }
+    return c->policy ? sy_policy_ref(c->policy) : NULL;
+}
+
+void sy_runtime_cache_release(sy_runtime_cache *c)
+{
+    if (c->policy) sy_policy_unref(c->policy);
+    c->policy = NULL;
+    c->gen = 0;
+}
+
 uint64_t sy_runtime_generation(void) { return atomic_load(&generation); }
 int64_t sy_runtime_loaded_at(void) { return atomic_load(&loaded_at); }
 double sy_runtime_percent(void) { return atomic_load(&percent_bp) / 100.0; }

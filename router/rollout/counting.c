@@ -1,6 +1,8 @@
 /* counting.c - what the rollout counts (see counting.h). */
 #include "counting.h"
 
+#include <switchyard/plugin.h>
+
 #include <string.h>
 
 #define NS_PER_MS 1000000ull
@@ -39,6 +41,10 @@ int sy_ro_count_attempt(const sy_attempt_event *e, int latency_total, int *arm, 
                         uint64_t *latency_ns)
 {
     if (e->budget_exhausted || !e->arm) return 0;
+    /* Reading or deleting a stored response is no model call: its latency
+     * says nothing about the canary's answers, and it goes where the
+     * response lives, whatever the arm. */
+    if (e->op == SY_OP_RESPONSE_ITEM) return 0;
     if (!strcmp(e->arm, "canary")) *arm = 1;
     else if (!strcmp(e->arm, "stable")) *arm = 0;
     else return 0;

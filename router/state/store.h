@@ -1,8 +1,11 @@
 /*
  * store.h - state that must outlive the process, behind one small interface:
  * the rollout (share, step, state, reason, rollout id) and the month's spend.
- * A file now (store_file.c); a shared store for several instances later
- * (design.md, "Scaling past one machine").
+ * A file (store_file.c), or memory only. Several instances (shared_state)
+ * keep this store as each instance's own copy and share the state beside it
+ * through Redis (router/shared/shared.h): Redis is asynchronous and may be
+ * away, so it is not a store the rollout could read on demand; the fleet's
+ * record is put here at start and whenever it changes.
  *
  * Keys are short names ("rollout", "budget"); values are JSON texts the
  * owner of the key writes and reads. put() only records the value in memory

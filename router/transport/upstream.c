@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #define HDR_STORE 8192 /* response headers kept per transfer (name\0value\0...) */
+#define HDR_STORE_FIRST 1024 /* its first allocation: grown as headers come, up to HDR_STORE */
 #define HDR_MAX (64u * 1024u) /* more response header bytes than this: refused */
 #define POOL_MAX 256   /* idle easy handles kept per worker */
 
@@ -41,8 +42,10 @@ struct sy_transfer {
     void *ctx;
     sy_transfer *prev, *next;
     struct curl_slist hdr_nodes[SY_MAX_HEADERS + 2];
-    char hdrs[HDR_STORE];
-    size_t hdrs_len;
+    /* Allocated on the first header and kept while the struct is pooled:
+     * an 8 KiB array in the struct would cost every open stream its pages. */
+    char *hdrs;
+    size_t hdrs_len, hdrs_cap;
     size_t hdr_bytes;  /* header bytes of the current response, all of them */
     int hdr_too_large; /* more than HDR_MAX: aborted */
     int headers_seen;
@@ -57,7 +60,7 @@ struct sy_upstream {
     size_t n_active;
     CURL *pool[POOL_MAX];
     size_t n_pool;
-    sy_transfer *free_transfers; /* reused structs: their 8 KiB header store is never zeroed */
+    sy_transfer *free_transfers; /* reused structs, with their header store */
     size_t n_free_transfers;
     int proxy_from_env;          /* a *_proxy variable was set at start: let curl read it */
     sock_ctx **socks; /* by fd */
@@ -228,7 +231,17 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     while (v < end && (*v == ' ' || *v == '\t')) v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
     size_t vl = (size_t)(end - v);
-    if (t->hdrs_len + nl + vl + 2 > HDR_STORE) return n; /* keep the first ones */
+    size_t need = t->hdrs_len + nl + vl + 2;
+    if (need > HDR_STORE) return n; /* keep the first ones */
+    if (need > t->hdrs_cap) {
+        size_t cap = t->hdrs_cap ? t->hdrs_cap : HDR_STORE_FIRST;
+        while (cap < need) cap *= 2;
+        if (cap > HDR_STORE) cap = HDR_STORE;
+        char *nb = realloc(t->hdrs, cap);
+        if (!nb) return n; /* the header is not kept; the transfer goes on */
+        t->hdrs = nb;
+        t->hdrs_cap = cap;
+    }
     memcpy(t->hdrs + t->hdrs_len, p, nl);
     t->hdrs[t->hdrs_len + nl] = '\0';
     t->hdrs_len += nl + 1;
@@ -270,6 +283,12 @@ const char *sy_transfer_header(const sy_transfer *t, const char *name)
     return NULL;
 }
 
+static void transfer_free(sy_transfer *t)
+{
+    free(t->hdrs);
+    free(t);
+}
+
 static void unlink_transfer(sy_transfer *t)
 {
     sy_upstream *u = t->u;
@@ -293,7 +312,7 @@ static void release_transfer(sy_transfer *t)
         u->free_transfers = t;
         u->n_free_transfers++;
     } else {
-        free(t);
+        transfer_free(t);
     }
 }
 
@@ -391,13 +410,16 @@ static sy_transfer *start_transfer(sy_upstream *u, int get, const sy_http_reques
     if (t) {
         u->free_transfers = t->next;
         u->n_free_transfers--;
-    } else if (!(t = malloc(sizeof *t))) {
+    } else if ((t = malloc(sizeof *t)) != NULL) {
+        t->hdrs = NULL;
+        t->hdrs_cap = 0;
+    } else {
         snprintf(msg, msglen, "out of memory");
         return NULL;
     }
     CURL *e = u->n_pool ? u->pool[--u->n_pool] : easy_new(u);
     if (!e) {
-        free(t);
+        transfer_free(t);
         snprintf(msg, msglen, "curl_easy_init failed");
         return NULL;
     }
@@ -421,7 +443,12 @@ static sy_transfer *start_transfer(sy_upstream *u, int get, const sy_http_reques
     for (unsigned i = 0; i < n; i++) t->hdr_nodes[i].next = i + 1 < n ? &t->hdr_nodes[i + 1] : NULL;
 
     curl_easy_setopt(e, CURLOPT_URL, hr->url);
-    if (get) {
+    /* Plugin ABI 1.3: a method of the plugin's choosing (the Responses API
+     * reads and deletes stored responses). GET and DELETE send no body. */
+    int del = hr->method && !strcmp(hr->method, "DELETE");
+    if (hr->method && !strcmp(hr->method, "GET")) get = 1;
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, del ? "DELETE" : NULL); /* pooled handles keep it */
+    if (get || del) {
         /* Pooled handles keep their options: HTTPGET turns a handle last used
          * for a POST back to GET, and POSTFIELDS below turns it to POST again. */
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -446,7 +473,7 @@ static sy_transfer *start_transfer(sy_upstream *u, int get, const sy_http_reques
         snprintf(msg, msglen, "could not start transfer: %s", curl_multi_strerror(mc));
         unlink_transfer(t);
         curl_easy_cleanup(e);
-        free(t);
+        transfer_free(t);
         return NULL;
     }
     return t;
@@ -511,7 +538,7 @@ void sy_upstream_free(sy_upstream *u)
     while (u->free_transfers) {
         sy_transfer *t = u->free_transfers;
         u->free_transfers = t->next;
-        free(t);
+        transfer_free(t);
     }
     for (size_t i = 0; i < u->n_socks; i++)
         if (u->socks[i]) {

@@ -247,3 +247,53 @@ Test(json_scan, agrees_with_cjson)
     }
     free(b);
 }
+
+/* The string scanner skips plain content eight bytes at a time: every byte
+ * value, at every position of the first words, must still be seen as what it
+ * is: the closing quote, a control (refused), an escape, or plain content. */
+Test(json_scan, every_byte_at_every_position_of_a_string)
+{
+    char body[64];
+    for (int pos = 0; pos < 20; pos++) {
+        for (int byte = 1; byte < 256; byte++) {
+            char str[32];
+            memset(str, 'a', 24);
+            str[pos] = (char)byte;
+            str[24] = '\0';
+            int n = snprintf(body, sizeof body, "{\"k\":\"%s\"}", str);
+            sy_json_field f = {.name = "k"};
+            const char *why = NULL;
+            int rc = sy_json_scan_object(body, (size_t)n, &f, 1, &why);
+            if (byte == '"') {
+                /* the string ends at pos; what follows is not JSON */
+                cr_assert_neq(rc, 0, "pos %d: quote", pos);
+            } else if (byte < 0x20) {
+                cr_assert_neq(rc, 0, "pos %d: control 0x%02x must be refused", pos, byte);
+            } else if (byte == '\\') {
+                /* "\a" is no escape */
+                cr_assert_neq(rc, 0, "pos %d: bad escape", pos);
+            } else {
+                cr_assert_eq(rc, 0, "pos %d: byte 0x%02x: %s", pos, byte, why ? why : "");
+                cr_assert_eq(f.len, 24, "pos %d byte 0x%02x", pos, byte);
+            }
+        }
+        /* a real escape and the end quote at pos */
+        char str[32];
+        memset(str, 'a', 24);
+        str[pos] = '\\';
+        str[pos + 1] = 'n';
+        str[24] = '\0';
+        int n = snprintf(body, sizeof body, "{\"k\":\"%s\"}", str);
+        sy_json_field f = {.name = "k"};
+        const char *why = NULL;
+        cr_assert_eq(sy_json_scan_object(body, (size_t)n, &f, 1, &why), 0, "pos %d", pos);
+        cr_assert(f.escaped);
+        cr_assert_eq(f.len, 24);
+        memset(str, 'a', 24);
+        str[pos] = '\0';
+        n = snprintf(body, sizeof body, "{\"k\":\"%s\"}", str);
+        f = (sy_json_field){.name = "k"};
+        cr_assert_eq(sy_json_scan_object(body, (size_t)n, &f, 1, &why), 0);
+        cr_assert_eq(f.len, (size_t)pos, "a string of %d bytes", pos);
+    }
+}

@@ -4,6 +4,7 @@ canary split, against real upstream faults."""
 
 import http.client
 import json
+import time
 import subprocess
 
 import harness
@@ -154,6 +155,30 @@ class CanarySplit(IntegrationCase):
                 self.assertEqual(r.header("x-switchyard-arm"), want, f"header, {n} bytes")
                 r = router.chat(chat_body("gpt-4o-mini", user=user))
                 self.assertEqual(r.header("x-switchyard-arm"), want, f"body, {n} bytes")
+
+    def test_headers_read_after_a_large_body_arrived(self):
+        """The body of a large request arrives after its head was parsed and makes the
+        read buffer grow (move): the sticky header is still read right (the parsed head
+        used to keep pointing into the old buffer)."""
+        mock, router = self.start_pair(endpoints=("st",), canary_endpoints=("cn",), percent=50)
+        for i in range(8):
+            user = f"big-{i}"
+            out = subprocess.run([harness.switchyard_bin(), "explain", router.policy_path,
+                                  "--model", "gpt-4o-mini", "--user", user, "--json"],
+                                 capture_output=True, timeout=10, text=True)
+            want = json.loads(out.stdout)["arm"]
+            body = chat_body("gpt-4o-mini", content="x" * (40000 + 9000 * i))
+            body = body if isinstance(body, bytes) else body.encode()
+            s, f = self.connect(router.port)
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\n"
+                      b"Content-Type: application/json\r\nx-user-id: " + user.encode() +
+                      b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+            time.sleep(0.05)  # the head is parsed alone
+            for k in range(0, len(body), 7000):
+                s.sendall(body[k:k + 7000])
+            resp = harness.read_raw_response(f)
+            self.assertEqual(resp.status, 200, resp)
+            self.assertEqual(resp.header("x-switchyard-arm"), want, f"{user}: {len(body)} bytes")
 
 
 if __name__ == "__main__":

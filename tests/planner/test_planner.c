@@ -650,3 +650,95 @@ Test(planner, canary_threshold_in_basis_points)
     cr_expect_eq(sy_canary_threshold(NAN), 0u);
     cr_expect_eq(sy_canary_threshold(INFINITY), SY_BUCKETS);
 }
+
+/* ------------------------------------------- ops and pinned plans (ABI 1.3) */
+
+static const sy_plugin classic_plugin = {.abi_major = 1, .abi_minor = 3,
+                                         .size = sizeof(sy_plugin), .name = "classic"};
+static const sy_plugin responses_plugin = {.abi_major = 1, .abi_minor = 3,
+                                           .size = sizeof(sy_plugin), .name = "full",
+                                           .ops = SY_OPS_CLASSIC | SY_OPS_RESPONSES};
+/* Built against 1.2: its descriptor ends before .ops, whatever lies after. */
+static const sy_plugin old_plugin = {.abi_major = 1, .abi_minor = 2,
+                                     .size = offsetof(sy_plugin, ops), .name = "old",
+                                     .ops = SY_OPS_RESPONSES};
+
+Test(planner_ops, a_provider_that_does_not_serve_the_op_is_skipped_and_named)
+{
+    fixture f;
+    fixture_init(&f);
+    f.prov[0].plugin = &responses_plugin;
+    f.prov[1].plugin = &classic_plugin;
+    sy_route_input in = {.model = "gpt-4o", .sticky_key = "u", .sticky_key_len = 1,
+                         .percent = 100, .op = SY_OP_RESPONSES};
+    sy_plan plan;
+    sy_plan_build(&f.p, &in, &plan);
+    cr_assert_eq(plan.arm, SY_ARM_CANARY);
+    cr_assert_eq(plan.n_steps, 1, "only the stable route serves /v1/responses");
+    cr_assert_str_eq(plan.steps[0].provider->name, "openai-official");
+    cr_assert_eq(plan.steps[0].route, 0);
+    cr_assert_eq(plan.n_unserved, 1);
+    cr_assert_eq(plan.unserved[0], &f.prov[1]);
+
+    in.op = SY_OP_CHAT; /* classic ops: both serve */
+    sy_plan_build(&f.p, &in, &plan);
+    cr_assert_eq(plan.n_unserved, 0);
+    cr_assert_gt(plan.n_steps, 1);
+    cr_assert_str_eq(plan.steps[0].provider->name, "holysheep");
+}
+
+Test(planner_ops, a_plugin_older_than_1_3_serves_the_classic_ops_only)
+{
+    fixture f;
+    fixture_init(&f);
+    f.prov[0].plugin = &old_plugin;
+    cr_assert(sy_policy_provider_serves(&f.prov[0], SY_OP_CHAT));
+    cr_assert(sy_policy_provider_serves(&f.prov[0], SY_OP_EMBEDDINGS));
+    cr_assert_not(sy_policy_provider_serves(&f.prov[0], SY_OP_RESPONSES));
+    f.prov[0].plugin = &responses_plugin;
+    cr_assert(sy_policy_provider_serves(&f.prov[0], SY_OP_RESPONSE_ITEM));
+}
+
+Test(planner_ops, a_pinned_plan_goes_to_one_endpoint_whatever_the_arm)
+{
+    fixture f;
+    fixture_init(&f);
+    f.prov[0].plugin = &responses_plugin;
+    f.prov[1].plugin = &responses_plugin;
+    /* A stable user (percent 0) whose conversation lives on the canary's cn-east. */
+    sy_route_input in = {.model = "gpt-4.1", .sticky_key = "u", .sticky_key_len = 1,
+                         .percent = 0, .op = SY_OP_RESPONSES};
+    sy_plan plan;
+    sy_plan_build_pinned(&f.p, &in, "holysheep", "cn-east", &plan);
+    cr_assert_eq(plan.arm, SY_ARM_CANARY);
+    cr_assert_eq(plan.n_steps, 4, "gpt-4.1 and its three fallbacks, all on cn-east");
+    for (size_t i = 0; i < plan.n_steps; i++) {
+        cr_assert_str_eq(plan.steps[i].endpoint->name, "cn-east");
+        cr_assert_eq(plan.steps[i].route, i);
+    }
+    cr_assert_str_eq(plan.steps[0].model, "gpt-4.1");
+    cr_assert_str_eq(plan.steps[3].model, "claude-sonnet-4.5");
+
+    /* Gone from the policy: nothing to try (the engine says why). */
+    sy_plan_build_pinned(&f.p, &in, "holysheep", "eu-west", &plan);
+    cr_assert_eq(plan.n_steps, 0);
+    sy_plan_build_pinned(&f.p, &in, "gone", "cn-east", &plan);
+    cr_assert_eq(plan.n_steps, 0);
+
+    /* No endpoint named: every endpoint of the provider, one route; no model: "". */
+    in.model = "";
+    sy_plan_build_pinned(&f.p, &in, "openai-official", NULL, &plan);
+    cr_assert_eq(plan.arm, SY_ARM_STABLE);
+    cr_assert_eq(plan.n_steps, 1);
+    cr_assert_str_eq(plan.steps[0].model, "");
+    sy_plan_build_pinned(&f.p, &in, "holysheep", NULL, &plan);
+    cr_assert_eq(plan.n_steps, 4);
+    cr_assert_eq(plan.n_routes, 1);
+
+    /* A provider that does not serve the op is no home for it. */
+    f.prov[1].plugin = &classic_plugin;
+    in.model = "gpt-4.1";
+    sy_plan_build_pinned(&f.p, &in, "holysheep", "cn-east", &plan);
+    cr_assert_eq(plan.n_steps, 0);
+    cr_assert_eq(plan.n_unserved, 1);
+}

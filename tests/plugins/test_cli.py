@@ -177,6 +177,45 @@ def test_validate_uses_plugins_path_from_the_policy():
     check('validate finds plugins through plugins.path', rc == 1 and pat.search(out), out)
 
 
+def test_explain_path_skips_a_provider_that_does_not_serve_it():
+    """Plugin ABI 1.3: a plugin declares what it serves. The `abi11` fixture
+    (built before 1.3) serves chat, completions and embeddings only; the mock
+    serves the Responses API too."""
+    policy = (
+        'version: 1\n'
+        'providers:\n'
+        '  official:\n'
+        '    plugin: mock\n'
+        '    endpoints: [{name: global}]\n'
+        '  relay:\n'
+        '    plugin: abi11\n'
+        '    endpoints: [{name: r1, base_url: "http://127.0.0.1:9/v1"}]\n'
+        'migration:\n'
+        '  stable: official\n'
+        '  canary: relay\n'
+        '  rollout: {percent: 100}\n')
+    env = {'SWITCHYARD_PLUGIN_PATH': FIXTURES + ':' + BUILD_PLUGINS}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'ops.yaml')
+        with open(path, 'w') as f:
+            f.write(policy)
+        rc, out, err = run(['explain', path, '--model', 'gpt-4.1', '--user', 'u', '--path',
+                            '/v1/responses'], env)
+        d = show(rc, out, err)
+        check('explain --path /v1/responses: exit 0', rc == 0, d)
+        check('explain --path /v1/responses: the relay is skipped, and why',
+              'skipped: provider relay: its plugin (abi11) does not serve /v1/responses' in out, d)
+        check('explain --path /v1/responses: the plan is the stable route only',
+              re.search(r'^\s+1\s+1\s+stable\s+official\s+global', out, re.M)
+              and 'relay  r1' not in out, d)
+        rc, out, err = run(['explain', path, '--model', 'gpt-4.1', '--user', 'u', '--json'], env)
+        check('explain (chat): the relay serves chat', rc == 0 and '"provider":"relay"' in out
+              and '"skipped":[]' in out, show(rc, out, err))
+        rc, out, err = run(['explain', path, '--model', 'gpt-4.1', '--path', '/v1/nope'], env)
+        check('explain --path with an unknown path: exit 2', rc == 2 and '--path' in err,
+              show(rc, out, err))
+
+
 MODES = {
     'plugins': [test_plugins_lists_the_shipped_plugins,
                 test_plugins_lists_broken_files_with_their_error,
@@ -184,7 +223,8 @@ MODES = {
                 test_plugins_usage_errors],
     'validate': [test_validate_reports_each_loader_error_at_the_plugin_line,
                  test_validate_accepts_a_good_plugin,
-                 test_validate_uses_plugins_path_from_the_policy],
+                 test_validate_uses_plugins_path_from_the_policy,
+                 test_explain_path_skips_a_provider_that_does_not_serve_it],
 }
 
 if __name__ == '__main__':

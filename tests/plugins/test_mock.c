@@ -104,7 +104,7 @@ Test(mock, declares_its_keys)
     cr_assert_null(mock->build_request);
     /* It answers locally, so it has no upstream to probe: the host does not
      * health-check its endpoints (they count as healthy). */
-    cr_assert_eq(mock->abi_minor, 2);
+    cr_assert_geq(mock->abi_minor, 2);
     cr_assert_null(sy_plugin_health_request(mock));
 }
 
@@ -465,4 +465,229 @@ Test(mock, stream_pieces_rebuild_any_reply)
             mock->destroy(inst);
         }
     }
+}
+
+/* ------------------------------------------------------ the Responses API */
+
+/* Split a Responses stream into its events: names (the "event:" lines) and
+ * data payloads. */
+static int typed_events(char *text, char **names, char **data, int max)
+{
+    int n = 0;
+    for (char *p = text; *p && n < max;) {
+        cr_assert(!strncmp(p, "event: ", 7), "not a typed event at: %.40s", p);
+        char *nl = strchr(p, '\n');
+        cr_assert_not_null(nl);
+        *nl = '\0';
+        names[n] = p + 7;
+        p = nl + 1;
+        cr_assert(!strncmp(p, "data: ", 6), "no data line at: %.40s", p);
+        char *end = strstr(p, "\n\n");
+        cr_assert_not_null(end, "event without a blank line");
+        *end = '\0';
+        data[n++] = p + 6;
+        p = end + 2;
+    }
+    return n;
+}
+
+static sy_request item_req(const char *method, const char *path)
+{
+    return (sy_request){.op = SY_OP_RESPONSE_ITEM, .body = "", .body_len = 0,
+                        .request_id = "req-1", .method = method, .path = path};
+}
+
+static const char *output_text(cJSON *response)
+{
+    cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItem(response, "output"), 0);
+    return cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(msg, "content"), 0),
+                               "text")->valuestring;
+}
+
+Test(mock, serves_the_responses_api)
+{
+    cr_assert_eq(mock->ops, SY_OPS_CLASSIC | SY_OPS_RESPONSES);
+}
+
+Test(mock, response_is_openai_shaped)
+{
+    void *inst = create(NULL);
+    const char *body = "{\"model\":\"gpt-4.1\",\"input\":\"hi\",\"instructions\":\"Be brief.\","
+                       "\"previous_response_id\":\"resp_prev\",\"reasoning\":{\"effort\":\"low\"}}";
+    sy_request req = req_of(SY_OP_RESPONSES, body, "gpt-4.1", 0);
+    reply a = answer(inst, NULL, &req);
+    cr_assert_eq(a.r.status, 200);
+    cJSON *j = cJSON_Parse(a.text);
+    cr_assert_not_null(j, "%s", a.text);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "object")->valuestring, "response");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "status")->valuestring, "completed");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "model")->valuestring, "gpt-4.1");
+    const char *id = cJSON_GetObjectItem(j, "id")->valuestring;
+    cr_assert_eq(strlen(id), 5 + 48, "%s", id);
+    cr_assert(!strncmp(id, "resp_", 5));
+    cr_assert_str_eq(output_text(j), "Hello from the switchyard mock provider.");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "instructions")->valuestring, "Be brief.");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "previous_response_id")->valuestring, "resp_prev");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "store")));
+    cJSON *u = cJSON_GetObjectItem(j, "usage");
+    cr_assert_eq(cJSON_GetObjectItem(u, "input_tokens")->valueint, (int)strlen(body) / 4);
+    /* Six words, and three more for the reasoning asked for. */
+    cr_assert_eq(cJSON_GetObjectItem(u, "output_tokens")->valueint, 9);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(u, "output_tokens_details"),
+                                     "reasoning_tokens")->valueint, 3);
+    cr_assert_eq(a.r.usage.output_tokens, 9);
+    sy_http_response resp = {.status = 200, .body = a.text, .body_len = strlen(a.text)};
+    sy_result res;
+    memset(&res, 0, sizeof res);
+    res.reasoning_tokens = -1;
+    cr_assert_eq(mock->parse_response(inst, &req, &resp, &res), 0);
+    cr_assert_eq(res.verdict, SY_VERDICT_OK);
+    cr_assert_eq(res.usage.output_tokens, 9);
+    cr_assert_eq(res.reasoning_tokens, 3);
+    cr_assert_eq(res.response_id_len, strlen(id));
+    cr_assert(!strncmp(res.response_id, id, res.response_id_len));
+    cJSON_Delete(j);
+    free(a.text);
+
+    req = req_of(SY_OP_RESPONSES, "{\"model\":\"m\",\"input\":\"x\",\"store\":false}", "m", 0);
+    a = answer(inst, NULL, &req);
+    j = cJSON_Parse(a.text);
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(j, "store")));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(j, "previous_response_id")));
+    cJSON_Delete(j);
+    free(a.text);
+    mock->destroy(inst);
+}
+
+Test(mock, response_stream_typed_events)
+{
+    static const char *const order[] = {
+        "response.created", "response.in_progress", "response.output_item.added",
+        "response.content_part.added", "response.output_text.delta", "response.output_text.delta",
+        "response.output_text.delta", "response.output_text.done", "response.content_part.done",
+        "response.output_item.done", "response.completed"};
+    void *inst = create((const char *const[]){"stream_chunks", "3", NULL});
+    sy_request req = req_of(SY_OP_RESPONSES, "{\"model\":\"m\",\"input\":\"x\",\"stream\":true}",
+                            "m", 1);
+    reply a = answer(inst, NULL, &req);
+    cr_assert_eq(a.r.status, 200);
+    cr_assert_eq(a.r.truncate_stream, 0);
+    char *names[32], *data[32];
+    int n = typed_events(a.text, names, data, 32);
+    cr_assert_eq(n, 11, "%d events", n);
+    cr_assert_eq(a.r.delay_ms, 20 + 10 * 10, "paced like the chat stream");
+    char text[256] = "", id[64] = "";
+    for (int i = 0; i < n; i++) {
+        cr_assert_str_eq(names[i], order[i]);
+        cJSON *j = cJSON_Parse(data[i]);
+        cr_assert_not_null(j, "event %d: %s", i, data[i]);
+        cr_assert_str_eq(cJSON_GetObjectItem(j, "type")->valuestring, names[i]);
+        cr_assert_eq(cJSON_GetObjectItem(j, "sequence_number")->valueint, i);
+        cJSON *d = cJSON_GetObjectItem(j, "delta");
+        if (cJSON_IsString(d)) strcat(text, d->valuestring);
+        cJSON *r = cJSON_GetObjectItem(j, "response");
+        if (i == 0) snprintf(id, sizeof id, "%s", cJSON_GetObjectItem(r, "id")->valuestring);
+        if (r) cr_assert_str_eq(cJSON_GetObjectItem(r, "id")->valuestring, id);
+        sy_stream_result sr;
+        memset(&sr, 0, sizeof sr);
+        sr.usage.input_tokens = sr.usage.output_tokens = sr.reasoning_tokens = -1;
+        cr_assert_eq(mock->stream_event(inst, &req, data[i], strlen(data[i]), &sr), 0);
+        cr_assert_eq(sr.error, 0);
+        cr_assert_eq(sr.done, i == n - 1, "event %d", i);
+        if (i == 0) cr_assert_eq(sr.response_id_len, strlen(id));
+        if (i == n - 1) {
+            cr_assert_str_eq(output_text(r), "Hello from the switchyard mock provider.");
+            cr_assert_eq(sr.usage.output_tokens, 6);
+        }
+        cJSON_Delete(j);
+    }
+    cr_assert_str_eq(text, "Hello from the switchyard mock provider.");
+    free(a.text);
+    mock->destroy(inst);
+
+    /* A cut stream: half the deltas, no terminal event, the host told to cut. */
+    inst = create((const char *const[]){"stream_chunks", "4", "truncate_rate", "1", NULL});
+    a = answer(inst, NULL, &req);
+    cr_assert_eq(a.r.truncate_stream, 1);
+    n = typed_events(a.text, names, data, 32);
+    cr_assert_eq(n, 4 + 2, "%d events", n);
+    cr_assert_str_eq(names[n - 1], "response.output_text.delta");
+    cr_assert_null(strstr(a.text, "response.completed"));
+    free(a.text);
+    mock->destroy(inst);
+}
+
+Test(mock, response_items_are_stateless)
+{
+    void *inst = create(NULL);
+    sy_request req = item_req("GET", "/responses/resp_abc123?include=x");
+    reply a = answer(inst, NULL, &req);
+    cr_assert_eq(a.r.status, 200, "%s", a.text);
+    cr_assert_eq(a.r.usage.input_tokens, -1, "reading a response costs no tokens");
+    cr_assert_eq(a.r.usage.output_tokens, -1);
+    cJSON *j = cJSON_Parse(a.text);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "id")->valuestring, "resp_abc123");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "status")->valuestring, "completed");
+    cr_assert_str_eq(output_text(j), "Hello from the switchyard mock provider.");
+    cJSON_Delete(j);
+    cr_assert_eq(classify(inst, &req, &a), SY_VERDICT_OK);
+    free(a.text);
+
+    req = item_req("POST", "/responses/resp_abc123/cancel");
+    a = answer(inst, NULL, &req);
+    cr_assert_eq(a.r.status, 200);
+    assert_has(a.text, "\"id\":\"resp_abc123\"");
+    free(a.text);
+
+    req = item_req("DELETE", "/responses/resp_abc123");
+    a = answer(inst, NULL, &req);
+    cr_assert_eq(a.r.status, 200);
+    cr_assert_str_eq(a.text, "{\"id\":\"resp_abc123\",\"object\":\"response\",\"deleted\":true}");
+    free(a.text);
+
+    req = item_req("GET", "/responses/resp_abc123/input_items?limit=5");
+    a = answer(inst, NULL, &req);
+    cr_assert_eq(a.r.status, 200);
+    cr_assert_str_eq(a.text, "{\"object\":\"list\",\"data\":[],\"first_id\":null,\"last_id\":null,"
+                             "\"has_more\":false}");
+    free(a.text);
+
+    req = item_req("GET", "/responses/resp_abc123/other");
+    a = answer(inst, NULL, &req);
+    cr_assert_eq(a.r.status, 404);
+    cr_assert_eq(classify(inst, &req, &a), SY_VERDICT_FATAL, "the resource's own answer");
+    free(a.text);
+
+    /* Injected errors apply to them too. */
+    mock->destroy(inst);
+    inst = create((const char *const[]){"error_rate", "1", NULL});
+    req = item_req("GET", "/responses/resp_abc123");
+    a = answer(inst, NULL, &req);
+    cr_assert_eq(a.r.status, 503);
+    free(a.text);
+    mock->destroy(inst);
+}
+
+/* The response id the mock makes for one request, under a seed. */
+static void response_id_under(uint64_t seed, char *out, size_t cap)
+{
+    fake_host_seed(seed);
+    void *inst = create(NULL);
+    sy_request req = req_of(SY_OP_RESPONSES, "{\"model\":\"m\",\"input\":\"x\"}", "m", 0);
+    reply a = answer(inst, NULL, &req);
+    cJSON *j = cJSON_Parse(a.text);
+    snprintf(out, cap, "%s", cJSON_GetObjectItem(j, "id")->valuestring);
+    cJSON_Delete(j);
+    free(a.text);
+    mock->destroy(inst);
+}
+
+Test(mock, response_ids_repeat_under_a_seed)
+{
+    char a[64], b[64], c[64];
+    response_id_under(11, a, sizeof a);
+    response_id_under(11, b, sizeof b);
+    response_id_under(12, c, sizeof c);
+    cr_assert_str_eq(a, b);
+    cr_assert_str_neq(a, c);
 }

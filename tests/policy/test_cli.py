@@ -89,7 +89,7 @@ class Validate(unittest.TestCase):
         lines = err.splitlines()
         i = lines.index("%s:6:1: error: unknown key `retyr`; did you mean `retry`? Valid keys "
                         "here: version, server, plugins, providers, retry, breaker, rate_limit, "
-                        "models, migration, budget" % path)
+                        "models, migration, budget, responses, shared_state" % path)
         # the source line, then a caret under column 1
         self.assertIn("retyr: {max_attempts: 3}", lines[i + 1])
         self.assertRegex(lines[i + 2], r"^\s+\|\s\^$")

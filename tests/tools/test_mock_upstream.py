@@ -349,6 +349,215 @@ class MockUpstreamTest(unittest.TestCase):
         self.assertEqual(raw.count(b'"model":"gpt-4o-mini"'), 3)
 
 
+RESPONSE = {"model": "gpt-4.1", "input": "Say hello."}
+RESPONSE_EVENTS = (["response.created", "response.in_progress", "response.output_item.added",
+                    "response.content_part.added"] + ["response.output_text.delta"] * 5 +
+                   ["response.output_text.done", "response.content_part.done",
+                    "response.output_item.done", "response.completed"])
+
+
+def typed_events(raw_body):
+    """(event name, data dict) of a Responses stream body."""
+    out = []
+    for block in raw_body.decode().replace("\r", "\n").split("\n\n"):
+        lines = [l for l in block.split("\n") if l]
+        if not lines:
+            continue
+        name = next((l[7:] for l in lines if l.startswith("event: ")), None)
+        data = "\n".join(l[6:] for l in lines if l.startswith("data: "))
+        try:
+            data = json.loads(data)
+        except ValueError:
+            pass
+        out.append((name, data))
+    return out
+
+
+def output_text(resp):
+    return "".join(p["text"] for item in resp["output"] for p in item["content"])
+
+
+class ResponsesApiTest(unittest.TestCase):
+    """The Responses API: answers, typed-event streams, per-endpoint state, faults."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = Mock()
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.mock.stop() == 0
+
+    def create(self, endpoint, **extra):
+        body = dict(RESPONSE, **extra)
+        data = json.dumps(body).encode()
+        status, hdrs, out = self.mock.request("POST", f"/{endpoint}/v1/responses", data)
+        return status, hdrs, out, len(data)
+
+    def test_non_stream_shape_and_usage(self):
+        status, hdrs, out, n = self.create("ra", instructions="Be brief.")
+        self.assertEqual(status, 200, out)
+        self.assertEqual(hdrs["x-mock-endpoint"], "ra")
+        r = json.loads(out)
+        self.assertRegex(r["id"], r"^resp_[0-9a-f]{48}$")
+        self.assertEqual((r["object"], r["created_at"], r["status"], r["model"]),
+                         ("response", 1700000000, "completed", "gpt-4.1"))
+        self.assertEqual(output_text(r), "Hello from mock-upstream.")
+        msg = r["output"][0]
+        self.assertEqual((msg["type"], msg["role"], msg["status"]), ("message", "assistant", "completed"))
+        self.assertRegex(msg["id"], r"^msg_[0-9a-f]{48}$")
+        self.assertEqual(msg["content"][0]["annotations"], [])
+        self.assertEqual(r["usage"], {"input_tokens": n // 4, "input_tokens_details": {"cached_tokens": 0},
+                                      "output_tokens": 7, "output_tokens_details": {"reasoning_tokens": 0},
+                                      "total_tokens": n // 4 + 7})
+        self.assertEqual((r["previous_response_id"], r["store"], r["instructions"], r["error"]),
+                         (None, True, "Be brief.", None))
+        self.assertEqual(r["reasoning"], {"effort": None, "summary": None})
+        _, _, out, _ = self.create("ra", reasoning={"effort": "low"}, store=False)
+        r2 = json.loads(out)
+        self.assertEqual(r2["usage"]["output_tokens_details"]["reasoning_tokens"], 3)
+        self.assertEqual(r2["usage"]["output_tokens"], 7)
+        self.assertEqual(r2["reasoning"]["effort"], "low")
+        self.assertIs(r2["store"], False)
+        self.assertNotEqual(r2["id"], r["id"])
+        _, _, out, _ = self.create("rb")
+        self.assertNotEqual(json.loads(out)["id"], r["id"], "ids are unique across endpoints")
+        status, _, out, _ = self.create("ra", model="")
+        self.assertEqual(status, 400, out)
+
+    def test_stream_typed_events(self):
+        data = json.dumps(dict(RESPONSE, stream=True)).encode()
+        status, hdrs, out = self.mock.request("POST", "/rs/v1/responses", data)
+        self.assertEqual(status, 200, out)
+        self.assertEqual(hdrs["content-type"], "text/event-stream")
+        evs = typed_events(out)
+        self.assertEqual([e for e, _ in evs], RESPONSE_EVENTS)
+        for i, (name, d) in enumerate(evs):
+            self.assertEqual((d["type"], d["sequence_number"]), (name, i))
+        self.assertNotIn(b"[DONE]", out)
+        created, completed = evs[0][1]["response"], evs[-1][1]["response"]
+        self.assertEqual((created["status"], created["output"], created["usage"]), ("in_progress", [], None))
+        self.assertEqual(completed["id"], created["id"])
+        deltas = [d["delta"] for e, d in evs if e == "response.output_text.delta"]
+        self.assertEqual(deltas, ["Hello", " from", " mock", "-upstream", "."])
+        self.assertEqual(evs[9][1]["text"], "Hello from mock-upstream.")
+        self.assertEqual(output_text(completed), "Hello from mock-upstream.")
+        msg_id = evs[2][1]["item"]["id"]
+        self.assertTrue(all(d["item_id"] == msg_id for e, d in evs[3:11]))
+        self.assertEqual(completed["usage"]["input_tokens"], len(data) // 4)
+        # The streamed response is stored, with the streamed text.
+        status, _, got = self.mock.request("GET", f"/rs/v1/responses/{created['id']}")
+        self.assertEqual(status, 200, got)
+        self.assertEqual(json.loads(got), completed)
+
+    def test_state_is_per_endpoint(self):
+        status, _, out, _ = self.create("s1", input=[{"role": "user", "content": "One."},
+                                                     {"type": "message", "role": "user", "id": "msg_x",
+                                                      "content": [{"type": "input_text", "text": "Two."}]}])
+        rid = json.loads(out)["id"]
+        status, _, got = self.mock.request("GET", f"/s1/v1/responses/{rid}?include=x")
+        self.assertEqual(status, 200, got)
+        self.assertEqual(json.loads(got), json.loads(out))
+        status, _, items = self.mock.request("GET", f"/s1/v1/responses/{rid}/input_items")
+        items = json.loads(items)
+        self.assertEqual([i["content"][0]["text"] for i in items["data"]], ["One.", "Two."])
+        self.assertEqual((items["object"], items["has_more"], items["last_id"]), ("list", False, "msg_x"))
+        self.assertEqual(items["first_id"], items["data"][0]["id"])
+        # Another endpoint does not know it.
+        status, _, miss = self.mock.request("GET", f"/s2/v1/responses/{rid}")
+        self.assertEqual(status, 404)
+        self.assertEqual(json.loads(miss), {"error": {
+            "message": f"Response with id '{rid}' not found.", "type": "invalid_request_error",
+            "param": None, "code": None}})
+        status, _, out2, _ = self.create("s2", previous_response_id=rid)
+        self.assertEqual(status, 400)
+        self.assertEqual(json.loads(out2), {"error": {
+            "message": f"Previous response with id '{rid}' not found.", "type": "invalid_request_error",
+            "param": "previous_response_id", "code": "previous_response_not_found"}})
+        self.assertEqual(self.mock.stats()["endpoints"]["s2"]["not_found"], 2)
+        self.assertEqual(self.mock.stats()["endpoints"]["s2"]["stored"], 0)
+        # Its own endpoint continues it, cancels (a no-op: it is complete), deletes it.
+        status, _, out3, _ = self.create("s1", previous_response_id=rid)
+        self.assertEqual(status, 200, out3)
+        self.assertEqual(json.loads(out3)["previous_response_id"], rid)
+        status, _, c = self.mock.request("POST", f"/s1/v1/responses/{rid}/cancel", b"")
+        self.assertEqual((status, json.loads(c)["id"]), (200, rid))
+        self.assertEqual(self.mock.stats()["endpoints"]["s1"]["stored"], 2)
+        status, _, d = self.mock.request("DELETE", f"/s1/v1/responses/{rid}")
+        self.assertEqual((status, json.loads(d)), (200, {"id": rid, "object": "response", "deleted": True}))
+        for method, path in (("GET", ""), ("DELETE", ""), ("GET", "/input_items")):
+            status, _, _ = self.mock.request(method, f"/s1/v1/responses/{rid}{path}")
+            self.assertEqual(status, 404, (method, path))
+        self.assertEqual(self.create("s1", previous_response_id=rid)[0], 400)
+        # store: false keeps nothing.
+        _, _, out4, _ = self.create("s1", store=False)
+        self.assertEqual(self.mock.request("GET", f"/s1/v1/responses/{json.loads(out4)['id']}")[0], 404)
+        # Methods and paths.
+        status, hdrs, _ = self.mock.request("PUT", f"/s1/v1/responses/{rid}", b"{}")
+        self.assertEqual((status, hdrs.get("allow")), (405, "GET, DELETE"))
+        self.assertEqual(self.mock.request("GET", "/s1/v1/responses")[0], 405)
+        self.assertEqual(self.mock.request("GET", f"/s1/v1/responses/{rid}/other")[0], 404)
+        self.assertEqual(self.mock.request("GET", "/s1/v1/responses/bad%20id")[0], 404)
+
+    def test_store_is_bounded(self):
+        ids = [json.loads(self.create("bound")[2])["id"] for _ in range(1030)]
+        self.assertEqual(self.mock.stats()["endpoints"]["bound"]["stored"], 1024)
+        self.assertEqual(self.mock.request("GET", f"/bound/v1/responses/{ids[0]}")[0], 404)
+        self.assertEqual(self.mock.request("GET", f"/bound/v1/responses/{ids[-1]}")[0], 200)
+        self.assertEqual(len(set(ids)), len(ids))
+
+    def test_faults_apply(self):
+        self.mock.control("rf", {"truncate_after": 3})
+        data = json.dumps(dict(RESPONSE, stream=True)).encode()
+        out = self.mock.raw(post_raw("/rf/v1/responses", dict(RESPONSE, stream=True)))
+        self.assertEqual(out.count(b"event: "), 3)
+        self.assertNotIn(b"0\r\n\r\n", out, "a cut stream has no last chunk")
+        self.mock.control("rf", {"truncate_after": 1000})
+        out = self.mock.raw(post_raw("/rf/v1/responses", dict(RESPONSE, stream=True)))
+        self.assertIn(b"event: response.output_item.done", out)
+        self.assertNotIn(b"response.completed", out, "however late, a cut never completes")
+        self.mock.control("rf", {"fail_next": 1, "error_status": 429, "retry_after": "2"})
+        status, hdrs, out = self.mock.request("POST", "/rf/v1/responses", data)
+        self.assertEqual((status, hdrs["retry-after"]), (429, "2"))
+        self.mock.control("rf", {"malformed": True})
+        status, _, out = self.mock.request("POST", "/rf/v1/responses", data)
+        evs = typed_events(out)
+        self.assertEqual(len(evs), 1)
+        self.assertIsInstance(evs[0][1], str, "the broken event is not JSON")
+        self.mock.control("rf", {"sse_cr": True, "headers": {"x-ratelimit-remaining": "5"}})
+        status, hdrs, out = self.mock.request("POST", "/rf/v1/responses", data)
+        self.assertIn(b"event: response.created\rdata: ", out)
+        self.assertEqual(hdrs["x-ratelimit-remaining"], "5")
+        self.mock.control("rf", {"error_rate": 1, "error_status": 503})
+        rid = json.loads(self.create("rg")[2])["id"]
+        self.mock.control("rg", {"fail_next": 1})
+        self.assertEqual(self.mock.request("GET", f"/rg/v1/responses/{rid}")[0], 500)
+        self.assertEqual(self.mock.request("GET", f"/rg/v1/responses/{rid}")[0], 200)
+        self.assertEqual(self.mock.request("POST", "/rf/v1/responses", data)[0], 503)
+        st = self.mock.stats()["endpoints"]
+        self.assertEqual(st["rf"]["last_path"], "/rf/v1/responses")
+        self.assertEqual(st["rg"]["failures"], 1)
+        self.assertEqual(st["rg"]["last_path"], f"/rg/v1/responses/{rid}")
+        self.assertIsNone(st["rg"]["last_model"])
+
+
+class ResponsesPacingTest(unittest.TestCase):
+    def test_chunks_and_delay_apply(self):
+        mock = Mock("--chunks", "3", "--chunk-delay-ms", "60")
+        try:
+            t0 = time.monotonic()
+            status, _, out = mock.request("POST", "/v1/responses", dict(RESPONSE, stream=True))
+            took = time.monotonic() - t0
+            evs = typed_events(out)
+            self.assertEqual([d["delta"] for e, d in evs if e == "response.output_text.delta"],
+                             ["Hello", " from", " mock"])
+            self.assertEqual(evs[-1][1]["response"]["output"][0]["content"][0]["text"], "Hello from mock")
+            self.assertEqual(len(evs), 11)
+            self.assertGreaterEqual(took, 0.12, "two pauses between three deltas")
+        finally:
+            self.assertEqual(mock.stop(), 0)
+
+
 class MockUpstreamCommandLineTest(unittest.TestCase):
     def test_fault_option_and_chunk_pacing(self):
         m = Mock("--fault", "r9:fail_next=1,error_status=503,retry_after=2", "--chunks", "3",

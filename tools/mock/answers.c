@@ -1,6 +1,7 @@
 /* answers.c - deterministic OpenAI-shaped bodies (see answers.h). */
 #include "answers.h"
 #include "json_scan.h"
+#include "responses.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -9,13 +10,15 @@
 
 #define CREATED 1700000000
 #define CREATED_STR "1700000000"
-#define CONTENT "Hello from mock-upstream."
-#define COMPLETION_TOKENS 7
+#define CONTENT MOCK_CONTENT
+#define COMPLETION_TOKENS MOCK_COMPLETION_TOKENS
 #define COMPLETION_TOKENS_STR "7"
 #define MAX_INPUTS 2048
 
 static const char *const pieces[] = {"Hello", " from", " mock", "-upstream", "."};
 #define N_PIECES (sizeof(pieces) / sizeof(pieces[0]))
+
+const char *mock_piece(int i) { return pieces[(size_t)i % N_PIECES]; }
 
 static const char *const models[] = {"gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini",
                                      "text-embedding-3-small"};
@@ -47,7 +50,7 @@ void mock_job_parse(mock_job *j, mock_kind kind, const char *body, size_t len)
     j->stream = j->include_usage = j->has_model = 0;
     j->prompt_tokens = len / 4;
     j->n_inputs = 1;
-    if (kind == MOCK_MODELS) return;
+    if (kind == MOCK_MODELS || kind == MOCK_RESPONSE_ITEM) return;
     if (mock_json_scan(body, len, &info) < 0) {
         j->bad = 1;
         snprintf(j->errmsg, sizeof(j->errmsg), "We could not parse the JSON body of your request.");
@@ -76,6 +79,16 @@ void mock_job_parse(mock_job *j, mock_kind kind, const char *body, size_t len)
         j->bad = 1;
         snprintf(j->errmsg, sizeof(j->errmsg), "you must provide a model parameter");
     }
+    if (kind == MOCK_RESPONSES && !j->bad) mock_responses_parse(j, body, len);
+}
+
+void mock_job_free(mock_job *j)
+{
+    mock_buf_free(&j->model);
+    mock_buf_free(&j->r.effort);
+    mock_buf_free(&j->r.prev);
+    mock_buf_free(&j->r.instructions);
+    mock_buf_free(&j->r.input_items);
 }
 
 static void usage_json(const mock_job *j, mock_buf *out)
@@ -125,6 +138,11 @@ void mock_answer_body(const mock_job *j, mock_buf *out)
         mock_buf_printf(out, ",\"usage\":{\"prompt_tokens\":%zu,\"total_tokens\":%zu}}",
                         j->prompt_tokens, j->prompt_tokens);
         return;
+    case MOCK_RESPONSES:
+        mock_response_object(j, 1, CONTENT, out);
+        return;
+    case MOCK_RESPONSE_ITEM:
+        return; /* answered from the store */
     case MOCK_MODELS:
         mock_buf_puts(out, "{\"object\":\"list\",\"data\":[");
         for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
@@ -167,6 +185,20 @@ void mock_stream_usage(const mock_job *j, mock_buf *out)
     mock_buf_puts(out, "}");
 }
 
+void mock_error_envelope(const char *msg, const char *type, const char *param, const char *code,
+                         mock_buf *out)
+{
+    mock_buf_puts(out, "{\"error\":{\"message\":");
+    mock_buf_json_string(out, msg, strlen(msg));
+    mock_buf_printf(out, ",\"type\":\"%s\",\"param\":", type);
+    if (param) mock_buf_json_string(out, param, strlen(param));
+    else mock_buf_puts(out, "null");
+    mock_buf_puts(out, ",\"code\":");
+    if (code) mock_buf_json_string(out, code, strlen(code));
+    else mock_buf_puts(out, "null");
+    mock_buf_puts(out, "}}");
+}
+
 void mock_error_body(int status, const char *msg, mock_buf *out)
 {
     const char *type = "invalid_request_error", *code = NULL;
@@ -181,10 +213,5 @@ void mock_error_body(int status, const char *msg, mock_buf *out)
     } else if (status == 404) {
         code = "not_found";
     }
-    mock_buf_puts(out, "{\"error\":{\"message\":");
-    mock_buf_json_string(out, msg, strlen(msg));
-    mock_buf_printf(out, ",\"type\":\"%s\",\"param\":null,\"code\":", type);
-    if (code) mock_buf_printf(out, "\"%s\"", code);
-    else mock_buf_puts(out, "null");
-    mock_buf_puts(out, "}}");
+    mock_error_envelope(msg, type, NULL, code, out);
 }

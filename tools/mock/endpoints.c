@@ -10,6 +10,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "store.h"
+
 typedef struct mock_faults {
     double error_rate;
     long fail_next;
@@ -34,6 +36,7 @@ typedef struct endpoint {
     mock_faults faults;
     uint64_t requests;        /* since the last reset; listed in /_stats when > 0 */
     uint64_t failures;        /* injected failures since the last reset */
+    uint64_t not_found;       /* unknown response ids asked for, since the last reset */
     int has_model, has_auth;
     mock_buf path, model, auth, headers; /* each kept NUL-terminated; model as a JSON literal */
 } endpoint;
@@ -166,6 +169,14 @@ int mock_endpoints_admit(const char *name, size_t len, const mock_seen *seen, ui
     if (d->action == MOCK_ACT_FAIL) e->failures++;
     pthread_mutex_unlock(&lock);
     return 0;
+}
+
+void mock_endpoints_note_not_found(const char *name, size_t len)
+{
+    pthread_mutex_lock(&lock);
+    endpoint *e = find(name, len, 0);
+    if (e) e->not_found++;
+    pthread_mutex_unlock(&lock);
 }
 
 static int key_index(const char *key)
@@ -502,6 +513,8 @@ void mock_endpoints_stats(mock_buf *out)
         cJSON *o = cJSON_AddObjectToObject(all, e->name);
         cJSON_AddNumberToObject(o, "requests", (double)e->requests);
         cJSON_AddNumberToObject(o, "failures", (double)e->failures);
+        cJSON_AddNumberToObject(o, "not_found", (double)e->not_found);
+        cJSON_AddNumberToObject(o, "stored", (double)mock_store_count(e->name, e->name_len));
         if (e->has_auth) cJSON_AddStringToObject(o, "last_authorization", e->auth.data);
         else cJSON_AddNullToObject(o, "last_authorization");
         cJSON *model = e->has_model ? cJSON_ParseWithLength(e->model.data, e->model.len) : NULL;
@@ -524,7 +537,7 @@ void mock_endpoints_reset_stats(void)
     total = 0;
     for (size_t i = 0; i < n_eps; i++) {
         endpoint *e = eps[i];
-        e->requests = e->failures = 0;
+        e->requests = e->failures = e->not_found = 0;
         e->has_model = e->has_auth = 0;
         e->path.len = e->model.len = e->auth.len = e->headers.len = 0;
     }

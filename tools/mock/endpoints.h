@@ -64,6 +64,9 @@ void mock_endpoints_show(const char *name, size_t len, mock_buf *reply);
 /* --fault ENDPOINT:key=value,... ; returns 0 or -1 with err. */
 int mock_endpoints_fault_arg(const char *arg, char *err, size_t errlen);
 
+/* Count a request that named a response id the endpoint does not hold. */
+void mock_endpoints_note_not_found(const char *name, size_t len);
+
 void mock_endpoints_stats(mock_buf *out);
 void mock_endpoints_reset_stats(void);
 void mock_endpoints_free(void);

@@ -22,6 +22,7 @@
 
 #include "endpoints.h"
 #include "server.h"
+#include "store.h"
 
 #define MAX_THREADS 64
 
@@ -43,7 +44,8 @@ static void usage(FILE *out)
             "  --threads N          worker threads sharing the port with SO_REUSEPORT (default 1)\n"
             "  --seed N             seed of error_rate and jitter draws (default: time)\n"
             "\n"
-            "Endpoints: [/NAME]/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models;\n"
+            "Endpoints: [/NAME]/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models,\n"
+            "           /v1/responses, /v1/responses/ID[/input_items|/cancel];\n"
             "control: POST /_control/NAME {faults}, GET /_stats, POST /_stats/reset.\n");
 }
 
@@ -261,5 +263,6 @@ out:
     if (sigint) event_free(sigint);
     if (main_base) event_base_free(main_base);
     mock_endpoints_free();
+    mock_store_free();
     return status;
 }

@@ -3,7 +3,8 @@
  *
  * A connection is a small state machine: READ (parse and answer requests,
  * pipelined ones in order), WAIT (an injected latency timer runs), STREAM (SSE
- * chunks, paced by a timer when --chunk-delay-ms is set), PAD (a body_bytes
+ * chunks, or the Responses API's typed events, paced by a timer when
+ * --chunk-delay-ms is set), PAD (a body_bytes
  * answer whose padding is made as the socket takes it), HANG (read and drop
  * input, never answer, close when the client does), CLOSE (flush, then LINGER:
  * shut down writing and drain input briefly so the client gets all we sent).
@@ -26,6 +27,8 @@
 #include "answers.h"
 #include "endpoints.h"
 #include "http.h"
+#include "responses.h"
+#include "store.h"
 
 #define IN_MAX (MOCK_MAX_HEAD + MOCK_MAX_BODY + 65536) /* unconsumed input we keep */
 #define OUT_HIGH (1024 * 1024)  /* stop answering pipelined requests above this */
@@ -59,6 +62,7 @@ typedef struct mock_conn {
     int te_chunked;             /* this whole answer goes out chunked (the chunked fault) */
     size_t pad_left;            /* body_bytes: padding still to send */
     mock_buf pad_tail;          /* then the rest of the body */
+    mock_buf rtext;             /* a Responses answer's text (NUL-terminated); scratch for items */
 } mock_conn;
 
 static const char *reason(int status)
@@ -100,9 +104,10 @@ static void conn_free(mock_conn *c)
     mock_buf_free(&c->in);
     mock_buf_free(&c->out);
     mock_buf_free(&c->chunked);
-    mock_buf_free(&c->job.model);
+    mock_job_free(&c->job);
     mock_buf_free(&c->hx);
     mock_buf_free(&c->pad_tail);
+    mock_buf_free(&c->rtext);
     free(c);
 }
 
@@ -280,15 +285,28 @@ static void respond_error(mock_conn *c, int status, const char *msg, const char 
     respond_json(c, status, s, extra);
 }
 
-/* One SSE event "data: DATA\n\n" ("\r\r" with sse_cr), framed as one HTTP
- * chunk unless HTTP/1.0. */
-static void sse_event(mock_conn *c, const char *data, size_t len)
+/* One SSE event "[event: TYPE\n]data: DATA\n\n" (lines ending "\r" with
+ * sse_cr), framed as one HTTP chunk unless HTTP/1.0. type NULL: no event line. */
+static void sse_typed(mock_conn *c, const char *type, const char *data, size_t len)
 {
-    if (!c->http10) mock_buf_printf(&c->out, "%zx\r\n", len + 8);
+    const char *eol = c->dec.sse_cr ? "\r" : "\n";
+    size_t tlen = type ? strlen(type) : 0;
+    if (!c->http10) mock_buf_printf(&c->out, "%zx\r\n", len + 8 + (type ? tlen + 8 : 0));
+    if (type) {
+        mock_buf_append(&c->out, "event: ", 7);
+        mock_buf_append(&c->out, type, tlen);
+        mock_buf_append(&c->out, eol, 1);
+    }
     mock_buf_append(&c->out, "data: ", 6);
     mock_buf_append(&c->out, data, len);
-    mock_buf_append(&c->out, c->dec.sse_cr ? "\r\r" : "\n\n", 2);
+    mock_buf_append(&c->out, eol, 1);
+    mock_buf_append(&c->out, eol, 1);
     if (!c->http10) mock_buf_append(&c->out, "\r\n", 2);
+}
+
+static void sse_event(mock_conn *c, const char *data, size_t len)
+{
+    sse_typed(c, NULL, data, len);
 }
 
 static void sse_start(mock_conn *c)
@@ -302,12 +320,18 @@ static void sse_start(mock_conn *c)
     mock_buf_puts(&c->out, c->http10 ? "Connection: close\r\n\r\n" : "Transfer-Encoding: chunked\r\n\r\n");
 }
 
+/* The end of a stream's body (the last chunk), and on to the next request. */
+static void sse_end(mock_conn *c)
+{
+    if (!c->http10) mock_buf_append(&c->out, "0\r\n\r\n", 5);
+    after_answer(c);
+}
+
 static void sse_done(mock_conn *c)
 {
     static const char done[] = "[DONE]";
     sse_event(c, done, sizeof(done) - 1);
-    if (!c->http10) mock_buf_append(&c->out, "0\r\n\r\n", 5);
-    after_answer(c);
+    sse_end(c);
 }
 
 /* truncate_after reached: close the connection with no [DONE] and no last chunk. */
@@ -319,11 +343,46 @@ static int stream_cut(mock_conn *c)
     return 1;
 }
 
+/* A Responses stream: its typed events until a pause (between deltas), the
+ * end (no [DONE]: response.completed is the last) or a cut. A cut never
+ * sends response.completed, however late truncate_after is. */
+static void response_stream_step(mock_conn *c)
+{
+    const int n = c->w->cfg->chunks, total = mock_response_event_count(n);
+    mock_buf *s = &c->w->scratch;
+    for (;;) {
+        if (stream_cut(c)) return;
+        if (c->chunk_i == total - 1 && c->dec.truncate_after >= 0) {
+            c->keep_alive = 0;
+            c->state = C_CLOSE;
+            return;
+        }
+        if (c->chunk_i >= total) {
+            sse_end(c);
+            return;
+        }
+        s->len = 0;
+        const char *type = mock_response_event(&c->job, c->chunk_i, n, c->rtext.data, s);
+        sse_typed(c, type, s->data, s->len);
+        int paces = mock_response_event_paces(c->chunk_i, n);
+        c->chunk_i++;
+        c->events_sent++;
+        if (paces && c->w->cfg->chunk_delay_ms > 0 && !stream_cut(c)) {
+            timer_in(c, c->w->cfg->chunk_delay_ms);
+            return;
+        }
+    }
+}
+
 /* Send stream events until a pause (chunk delay), the end or a cut. */
 static void stream_step(mock_conn *c)
 {
     const int n = c->w->cfg->chunks;
     mock_buf *s = &c->w->scratch;
+    if (c->job.kind == MOCK_RESPONSES) {
+        response_stream_step(c);
+        return;
+    }
     for (;;) {
         if (stream_cut(c)) return;
         if (c->chunk_i < n) {
@@ -362,11 +421,91 @@ static void emit_malformed(mock_conn *c)
     static const char bad[] = "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion\",\"choices\":[{\"mess";
     if (c->job.stream && !c->job.bad) {
         sse_start(c);
+        if (c->job.kind == MOCK_RESPONSES) {
+            /* One broken typed event, and the stream ends with no terminal event. */
+            sse_typed(c, "response.created", bad, sizeof(bad) - 1);
+            sse_end(c);
+            return;
+        }
         sse_event(c, bad, sizeof(bad) - 1);
         sse_done(c);
         return;
     }
     respond(c, 200, "application/json", bad, sizeof(bad) - 1, "");
+}
+
+/* Count a miss of the endpoint's store and answer its error. */
+static void respond_store_miss(mock_conn *c, int status, const char *msg, const char *param,
+                               const char *code, const char *extra)
+{
+    mock_buf *s = &c->w->scratch;
+    s->len = 0;
+    mock_error_envelope(msg, "invalid_request_error", param, code, s);
+    mock_endpoints_note_not_found(c->endpoint, strlen(c->endpoint));
+    respond_json(c, status, s, extra);
+}
+
+/* GET, DELETE, GET .../input_items or POST .../cancel of a response this
+ * endpoint stored. */
+static void emit_item(mock_conn *c, const char *extra)
+{
+    const mock_rjob *r = &c->job.r;
+    const size_t ep_len = strlen(c->endpoint), id_len = strlen(r->item_id);
+    mock_buf *s = &c->w->scratch;
+    int found = 0;
+    s->len = 0;
+    switch (r->item_op) {
+    case MOCK_ITEM_GET:
+    case MOCK_ITEM_CANCEL: /* every response here is complete: nothing to cancel */
+        found = mock_store_get(c->endpoint, ep_len, r->item_id, id_len, MOCK_STORE_OBJECT, s);
+        break;
+    case MOCK_ITEM_INPUTS:
+        c->rtext.len = 0;
+        found = mock_store_get(c->endpoint, ep_len, r->item_id, id_len, MOCK_STORE_INPUT_ITEMS,
+                               &c->rtext);
+        if (found) mock_response_items_list(&c->rtext, s);
+        break;
+    case MOCK_ITEM_DELETE:
+        found = mock_store_delete(c->endpoint, ep_len, r->item_id, id_len);
+        if (found) mock_response_deleted(r->item_id, s);
+        break;
+    }
+    if (!found) {
+        char msg[MOCK_ID_MAX + 64];
+        snprintf(msg, sizeof(msg), "Response with id '%s' not found.", r->item_id);
+        respond_store_miss(c, 404, msg, NULL, NULL, extra);
+        return;
+    }
+    respond_json(c, 200, s, extra);
+}
+
+/* Before a Responses answer: refuse a previous_response_id this endpoint does
+ * not hold, make the ids and the text, and store the response (unless
+ * store: false). Returns -1 when the request was answered with the 400. */
+static int response_begin(mock_conn *c, const char *extra)
+{
+    mock_rjob *r = &c->job.r;
+    const size_t ep_len = strlen(c->endpoint);
+    if (r->prev.len &&
+        !mock_store_get(c->endpoint, ep_len, r->prev.data, r->prev.len, MOCK_STORE_OBJECT, NULL)) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "Previous response with id '%.256s' not found.", r->prev.data);
+        respond_store_miss(c, 400, msg, "previous_response_id", "previous_response_not_found",
+                           extra);
+        return -1;
+    }
+    mock_responses_new_ids(&c->job);
+    c->rtext.len = 0;
+    mock_response_text(c->job.stream ? c->w->cfg->chunks : -1, &c->rtext);
+    mock_buf_append(&c->rtext, "", 1);
+    c->rtext.len--;
+    if (r->store) {
+        mock_buf *s = &c->w->scratch;
+        s->len = 0;
+        mock_response_object(&c->job, 1, c->rtext.data, s);
+        mock_store_put(c->endpoint, ep_len, r->id, s, &r->input_items);
+    }
+    return 0;
 }
 
 /* Answer the current request according to its decision (latency already waited). */
@@ -409,6 +548,11 @@ static void emit(mock_conn *c)
         respond_error(c, 400, c->job.errmsg, extra);
         return;
     }
+    if (c->job.kind == MOCK_RESPONSE_ITEM) {
+        emit_item(c, extra);
+        return;
+    }
+    if (c->job.kind == MOCK_RESPONSES && response_begin(c, extra) < 0) return;
     if (c->job.stream) {
         c->state = C_STREAM;
         c->chunk_i = c->events_sent = c->usage_sent = 0;
@@ -512,19 +656,35 @@ static void handle(mock_conn *c, const mock_req *r)
     const char *rest = v1 + 4;
     size_t rest_len = r->path_len - (size_t)(rest - r->path);
     mock_kind kind;
-    const char *want;
+    const char *want, *allow = NULL;
+    int responses = -1;
     if (mock_http_ieq(rest, rest_len, "chat/completions")) kind = MOCK_CHAT, want = "POST";
     else if (mock_http_ieq(rest, rest_len, "completions")) kind = MOCK_COMPLETIONS, want = "POST";
     else if (mock_http_ieq(rest, rest_len, "embeddings")) kind = MOCK_EMBEDDINGS, want = "POST";
     else if (mock_http_ieq(rest, rest_len, "models")) kind = MOCK_MODELS, want = "GET";
-    else {
+    else if ((responses = mock_responses_path(rest, rest_len, &c->job)) == 0)
+        kind = MOCK_RESPONSES, want = "POST";
+    else if (responses == 1) {
+        kind = MOCK_RESPONSE_ITEM;
+        want = "GET";
+        allow = "Allow: GET\r\n";
+        if (c->job.r.item_op == MOCK_ITEM_CANCEL) want = "POST", allow = "Allow: POST\r\n";
+        if (c->job.r.item_op == MOCK_ITEM_GET) {
+            allow = "Allow: GET, DELETE\r\n";
+            if (method_is(r, "DELETE")) {
+                want = "DELETE";
+                c->job.r.item_op = MOCK_ITEM_DELETE;
+            }
+        }
+    } else {
         respond_error(c, 404, "unknown path (mock-upstream serves chat/completions, completions, "
-                              "embeddings, models)", "");
+                              "embeddings, models, responses, responses/ID, "
+                              "responses/ID/input_items, responses/ID/cancel)", "");
         return;
     }
     if (!method_is(r, want)) {
-        respond_error(c, 405, "method not allowed", !strcmp(want, "GET") ? "Allow: GET\r\n"
-                                                                        : "Allow: POST\r\n");
+        if (!allow) allow = !strcmp(want, "GET") ? "Allow: GET\r\n" : "Allow: POST\r\n";
+        respond_error(c, 405, "method not allowed", allow);
         return;
     }
     memcpy(c->endpoint, name, name_len);

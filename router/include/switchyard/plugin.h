@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define SY_PLUGIN_ABI_MAJOR 1
-#define SY_PLUGIN_ABI_MINOR 2
+#define SY_PLUGIN_ABI_MINOR 3
 #define SY_PLUGIN_SYMBOL "switchyard_plugin"
 
 /* Export the descriptor with default visibility even when the plugin is
@@ -137,7 +137,18 @@ typedef enum sy_op {
     SY_OP_CHAT = 1,    /* POST /v1/chat/completions */
     SY_OP_COMPLETIONS, /* POST /v1/completions */
     SY_OP_EMBEDDINGS,  /* POST /v1/embeddings */
+    /* ABI 1.3: the Responses API. */
+    SY_OP_RESPONSES,   /* POST /v1/responses: create a response */
+    SY_OP_RESPONSE_ITEM, /* any request on one stored response, /v1/responses/{id}[/...]:
+                          * GET (retrieve), DELETE, GET .../input_items, POST .../cancel;
+                          * sy_request.method and .path say which */
 } sy_op;
+
+/* The bit of an op in sy_plugin.ops. */
+#define SY_OP_BIT(op) (1u << (unsigned)(op))
+/* What a plugin that leaves sy_plugin.ops 0 (or predates ABI 1.3) serves. */
+#define SY_OPS_CLASSIC (SY_OP_BIT(SY_OP_CHAT) | SY_OP_BIT(SY_OP_COMPLETIONS) | SY_OP_BIT(SY_OP_EMBEDDINGS))
+#define SY_OPS_RESPONSES (SY_OP_BIT(SY_OP_RESPONSES) | SY_OP_BIT(SY_OP_RESPONSE_ITEM))
 
 /* The canonical request as the client sent it, for one attempt. */
 typedef struct sy_request {
@@ -148,6 +159,13 @@ typedef struct sy_request {
     size_t body_len;
     int stream;               /* 1 when the client asked for stream: true */
     const char *request_id;
+    /* ABI 1.3 (a plugin built against 1.2 never reads these). */
+    const char *method;       /* "POST", or for SY_OP_RESPONSE_ITEM "GET" / "DELETE" */
+    /* The client's path after its /v1 prefix, query included, e.g.
+     * "/chat/completions" or "/responses/resp_123/input_items?limit=5".
+     * The host checked it: printable ASCII, no "..", at most 1024 bytes.
+     * body is empty (len 0) for a GET or DELETE. */
+    const char *path;
 } sy_request;
 
 /* The endpoint an attempt goes to, as resolved from the policy. */
@@ -175,6 +193,9 @@ typedef struct sy_http_request {
     const char *body;
     size_t body_len;
     void *body_owned;
+    /* ABI 1.3. The method, a static string: NULL sends build_request's as a
+     * POST (and health_request's as a GET). A GET or DELETE sends no body. */
+    const char *method;
 } sy_http_request;
 
 /* An upstream answer (whole, for non-stream requests and for error statuses). */
@@ -255,6 +276,13 @@ typedef struct sy_result {
     /* Optional replacement body (host->alloc); NULL passes the upstream body on unchanged. */
     char *body;
     size_t body_len;
+    /* ABI 1.3 (the host sets them to -1 / NULL before the call). */
+    int64_t reasoning_tokens;  /* the part of output_tokens spent on reasoning; -1 unknown */
+    /* The Responses API: the id of the stored response this answer created
+     * (not for store: false), borrowed from the body the plugin was given;
+     * the host copies it to route the conversation's later requests. */
+    const char *response_id;
+    size_t response_id_len;
 } sy_result;
 
 /* One server-sent event's data payload, for stream requests. */
@@ -269,6 +297,14 @@ typedef struct sy_stream_result {
      * still counts): the usage chunk the plugin asked the upstream for when
      * the client did not. The host sets it to 0 before the call. */
     int drop;
+    /* ABI 1.3, as in sy_result: reasoning tokens (-1 unknown), and the id of
+     * the stored response a Responses stream creates (its response.created
+     * event), borrowed from data. A Responses stream has no "[DONE]": the
+     * plugin sets done on its terminal event (response.completed, .failed
+     * or .incomplete). */
+    int64_t reasoning_tokens;
+    const char *response_id;
+    size_t response_id_len;
 } sy_stream_result;
 
 /* An answer made without any upstream (the mock provider). The host waits
@@ -283,6 +319,10 @@ typedef struct sy_local_reply {
     int truncate_stream;  /* 1: the host cuts the stream after body, as an upstream cut would */
     sy_usage usage;
 } sy_local_reply;
+/* A local reply is classified like an upstream answer: through the plugin's
+ * parse_response / stream_event, so usage, reasoning tokens and response
+ * ids come from there. For streams, body holds every SSE event whole,
+ * "event:" lines included (the Responses API's typed events). */
 
 /* --------------------------------------------------------- the descriptor */
 
@@ -338,6 +378,13 @@ typedef struct sy_plugin {
      * reads this field only when .size covers it (older plugins stop before). */
     int (*health_request)(void *instance, const sy_endpoint *ep, const char *path,
                           sy_http_request *out, char *err, size_t errlen);
+
+    /* ABI 1.3. The operations this plugin serves, SY_OP_BIT(op) for each;
+     * 0 means SY_OPS_CLASSIC (what every plugin before 1.3 served). The
+     * router skips a route whose provider does not serve the request's op
+     * (and `explain --path` says so), rather than sending it a path it would
+     * answer with a 404. */
+    uint32_t ops;
 } sy_plugin;
 
 /* Start a descriptor: sets the version fields and size so they are always right.
