@@ -375,11 +375,11 @@ out:
         sy_access_log_flush(ctx.log);
         sy_access_log_close(ctx.log);
     }
+    if (ctx.budget) sy_budget_tick(ctx.budget, sy_wall_s()); /* the last requests' spend */
+    sy_shared_free(ctx.shared); /* before what it is hooked into: router, map, budget, rollout */
     sy_router_free(ctx.router);
     sy_response_map_free(ctx.responses);
-    if (ctx.budget) sy_budget_tick(ctx.budget, sy_wall_s()); /* the last requests' spend */
     sy_budget_free(ctx.budget);
-    sy_shared_free(ctx.shared); /* before what it is hooked into */
     sy_rollout_free(ctx.rollout);
     if (ctx.store) {
         flush_store(&ctx);

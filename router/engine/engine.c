@@ -356,14 +356,21 @@ static void attempt_start(sy_exec *x, sy_endpoint_state *st, sy_breaker_permit p
                            x->request_id, x->method, x->upstream_path};
     sy_io_request io = {pl, s->provider->instance, &s->endpoint->view, &x->preq, NULL,
                         attempt_timeout(s->endpoint->connect_timeout_ms, s->provider->connect_timeout_ms)};
+    /* The upstream request is built on the stack: the transport copies the
+     * URL and keeps only pointers that outlive this call (the plugin's header
+     * lines, the body), so a stream in flight does not carry 2 KiB of it. */
+    sy_http_request hr;
     if (pl->local_reply) {
         x->tp = x->env.local;
     } else {
-        if (x->hr.body_owned) free(x->hr.body_owned);
-        memset(&x->hr, 0, sizeof x->hr);
+        free(x->body_owned);
+        x->body_owned = NULL;
+        memset(&hr, 0, sizeof hr);
         char err[256] = "";
-        if (pl->build_request(s->provider->instance, &s->endpoint->view, &x->preq, &x->hr, err,
-                              sizeof err) != 0) {
+        int built = pl->build_request(s->provider->instance, &s->endpoint->view, &x->preq, &hr,
+                                      err, sizeof err);
+        x->body_owned = hr.body_owned; /* freed with the next attempt, or at the end */
+        if (built != 0) {
             snprintf(x->last_error, sizeof x->last_error, "plugin %s: %s", pl->name,
                      err[0] ? err : "could not build the request");
             /* Nothing was sent: no fault of the endpoint's, so its breaker
@@ -373,7 +380,7 @@ static void attempt_start(sy_exec *x, sy_endpoint_state *st, sy_breaker_permit p
             after_failure(x, SY_VERDICT_NEXT, "plugin_error", 0, -1);
             return;
         }
-        io.http = &x->hr;
+        io.http = &hr;
         x->tp = x->env.net;
     }
     char msg[256] = "";

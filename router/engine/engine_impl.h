@@ -43,7 +43,7 @@ struct sy_exec {
     int attempts, route_attempts;
     uint64_t t_start, deadline, upstream_ns, attempt_start, attempt_ttfb, client_ttfb, last_data;
     sy_request preq;
-    sy_http_request hr;
+    void *body_owned;         /* the plugin's rewritten body of the attempt in flight */
     /* the attempt in flight */
     sy_transport *tp;
     sy_exchange_io *io;

@@ -130,7 +130,7 @@ void ex_free(sy_exec *x, int client_aborted, const char *cut)
     };
     sy_router_emit_request(x->env.router, &e);
     sy_timer_free(x->timer);
-    if (x->hr.body_owned) free(x->hr.body_owned);
+    free(x->body_owned);
     sy_sse_free(&x->sse);
     sy_policy_unref(x->pol);
     sy_answer_buf_free(&x->resp);

@@ -21,6 +21,8 @@ struct sy_router {
     struct sy_store *store;
     struct sy_rollout *rollout;
     struct sy_response_map *responses;
+    sy_router_status_fn status_fn;
+    void *status_ctx;
     sy_ratelimit rl;           /* lock-free (ratelimit.h) */
     sy_rate_limiter_fn limiter; /* the fleet's bucket (shared_state), or NULL */
     void *limiter_ctx;
@@ -46,6 +48,19 @@ void sy_router_set_store(sy_router *r, struct sy_store *s) { r->store = s; }
 struct sy_store *sy_router_store(const sy_router *r) { return r->store; }
 void sy_router_set_rollout(sy_router *r, struct sy_rollout *ro) { r->rollout = ro; }
 void sy_router_set_responses(sy_router *r, struct sy_response_map *m) { r->responses = m; }
+
+void sy_router_set_status_hook(sy_router *r, sy_router_status_fn fn, void *ctx)
+{
+    r->status_fn = fn;
+    r->status_ctx = ctx;
+}
+
+int sy_router_status_hook(const sy_router *r, struct cJSON *root)
+{
+    if (!r->status_fn) return 0;
+    r->status_fn(r->status_ctx, root);
+    return 1;
+}
 struct sy_response_map *sy_router_responses(const sy_router *r) { return r->responses; }
 struct sy_rollout *sy_router_rollout(const sy_router *r) { return r->rollout; }
 

@@ -72,6 +72,15 @@ struct sy_store *sy_router_store(const sy_router *r);
 struct sy_rollout;
 void sy_router_set_rollout(sy_router *r, struct sy_rollout *ro);
 struct sy_rollout *sy_router_rollout(const sy_router *r);
+/* Something that adds its own part to /admin/status (the fleet's shared
+ * state, router/shared/), so the admin API needs no header of it. Set once
+ * before any worker runs (NULL clears it); called on a worker thread. */
+struct cJSON;
+typedef void (*sy_router_status_fn)(void *ctx, struct cJSON *root);
+void sy_router_set_status_hook(sy_router *r, sy_router_status_fn fn, void *ctx);
+/* Calls the hook; 0 when there is none. */
+int sy_router_status_hook(const sy_router *r, struct cJSON *root);
+
 /* Where each stored response of the Responses API lives (state/response_map.h).
  * Set once by serve before any worker runs; the router does not own it.
  * NULL: nothing is remembered (the engine then routes by arm). */

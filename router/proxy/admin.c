@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "clock.h"
+#include "response_map.h"
 #include "rollout_live.h"
 #include "router.h"
 #include "runtime.h"
-#include "shared.h"
 
 /* One endpoint's live state, read under its mutex. */
 static void endpoint_state(cJSON *e, sy_router *r, const sy_policy *p,
@@ -68,7 +68,15 @@ void sy_admin_status(sy_conn *c, const sy_policy *p, sy_router *r)
     if (rollout) sy_rollout_status(rollout, ro); /* state, last change, windows, ... */
     else cJSON_AddStringToObject(ro, "state", "progressing");
 
-    sy_shared_status(root); /* "shared_state": the fleet's Redis, or null */
+    /* "shared_state": the fleet's Redis (router/shared/, through the hook), or null */
+    if (!sy_router_status_hook(r, root)) cJSON_AddNullToObject(root, "shared_state");
+
+    /* The Responses API's map: how many stored responses it knows the home of. */
+    cJSON *rs = cJSON_AddObjectToObject(root, "responses");
+    sy_response_map *rm = sy_router_responses(r);
+    cJSON_AddNumberToObject(rs, "ids", rm ? (double)sy_response_map_count(rm) : 0);
+    cJSON_AddNumberToObject(rs, "map_size", p->responses.map_size);
+    cJSON_AddNumberToObject(rs, "map_ttl_ms", (double)p->responses.map_ttl_ms);
 
     cJSON *eps = cJSON_AddArrayToObject(root, "endpoints");
     for (size_t i = 0; i < p->n_providers; i++) {

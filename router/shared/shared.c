@@ -21,6 +21,7 @@
 #include "rng.h"
 #include "response_map.h"
 #include "shared_impl.h"
+#include "router.h"
 #include "store.h"
 
 struct sy_shared {
@@ -38,11 +39,13 @@ struct sy_shared {
     struct sy_budget *b;
     int presence_busy;    /* the instances' presence on its way (main thread) */
     int instances;        /* instances seen in the last few seconds, this one included */
+    /* /admin/status runs on a worker: it reads the client under status_mu,
+     * which stop holds while the client goes. */
+    pthread_mutex_t status_mu;
+    struct sy_router *router; /* where the status hook is set (attach) */
 };
 
-/* The process's one fleet, for /admin/status (set by new, cleared by free). */
-static pthread_mutex_t current_mu = PTHREAD_MUTEX_INITIALIZER;
-static sy_shared *current;
+static void status_hook(void *ctx, cJSON *root);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -104,6 +107,7 @@ sy_shared *sy_shared_new(const sy_policy *p, char *err, size_t errlen)
         free(s);
         return NULL;
     }
+    pthread_mutex_init(&s->status_mu, NULL);
     s->core.prefix = strdup(ss->prefix ? ss->prefix : "switchyard:");
     s->core.timeout_ms = ss->timeout_ms > 0 ? ss->timeout_ms : 200;
     s->url_shown = strdup(ss->url_shown ? ss->url_shown : "");
@@ -119,9 +123,6 @@ sy_shared *sy_shared_new(const sy_policy *p, char *err, size_t errlen)
     host[sizeof host - 1] = '\0';
     snprintf(s->core.instance, sizeof s->core.instance, "%s:%ld:%04x", host, (long)getpid(),
              (unsigned)sy_rng_below(65536));
-    pthread_mutex_lock(&current_mu);
-    current = s;
-    pthread_mutex_unlock(&current_mu);
     sy_log_info("shared state: Redis at %s, keys under \"%s\", this instance is %s", s->url_shown,
                 s->core.prefix, s->core.instance);
     return s;
@@ -130,9 +131,7 @@ sy_shared *sy_shared_new(const sy_policy *p, char *err, size_t errlen)
 void sy_shared_free(sy_shared *s)
 {
     if (!s) return;
-    pthread_mutex_lock(&current_mu);
-    if (current == s) current = NULL;
-    pthread_mutex_unlock(&current_mu);
+    if (s->router) sy_router_set_status_hook(s->router, NULL, NULL);
     sy_shared_stop(s);
     sy_fleet_rollout_free(s->rollout);
     sy_fleet_limit_free(s->limit);
@@ -146,6 +145,7 @@ void sy_shared_free(sy_shared *s)
     free(s->policy_prefix);
     free(s->url_shown);
     free(s->core.prefix);
+    pthread_mutex_destroy(&s->status_mu);
     free(s);
 }
 
@@ -218,6 +218,8 @@ int sy_shared_attach(sy_shared *s, const sy_policy *p, struct sy_router *router,
                                        s->preload_id ? s->preload_record : NULL);
     }
     if (router) {
+        s->router = router;
+        sy_router_set_status_hook(router, status_hook, s);
         s->limit = sy_fleet_limit_new(&s->core, router);
         if (!s->limit) return -1;
         sy_fleet_limit_configure(s->limit, &p->rate_limit);
@@ -257,11 +259,11 @@ void sy_shared_stop(sy_shared *s)
 {
     if (s->limit) sy_fleet_limit_stop(s->limit);
     atomic_store(&s->core.up, 0); /* workers read this, never the client */
-    /* /admin/status reads the client under current_mu: not while it goes. */
-    pthread_mutex_lock(&current_mu);
+    /* /admin/status reads the client under status_mu: not while it goes. */
+    pthread_mutex_lock(&s->status_mu);
     sy_redis *r = s->core.redis;
     s->core.redis = NULL;
-    pthread_mutex_unlock(&current_mu);
+    pthread_mutex_unlock(&s->status_mu);
     sy_redis_free(r); /* pending callbacks get NULL (the parts above are still alive) */
 }
 
@@ -312,15 +314,11 @@ void sy_shared_apply_policy(sy_shared *s, const sy_policy *p)
     if (s->responses) sy_fleet_responses_configure(s->responses, (size_t)p->responses.map_size);
 }
 
-void sy_shared_status(cJSON *root)
+/* "shared_state" in /admin/status (router.h's status hook). */
+static void status_hook(void *ctx, cJSON *root)
 {
-    pthread_mutex_lock(&current_mu);
-    sy_shared *s = current;
-    if (!s) {
-        pthread_mutex_unlock(&current_mu);
-        cJSON_AddNullToObject(root, "shared_state");
-        return;
-    }
+    sy_shared *s = ctx;
+    pthread_mutex_lock(&s->status_mu);
     cJSON *o = cJSON_AddObjectToObject(root, "shared_state");
     if (o) {
         if (s->core.redis) {
@@ -335,5 +333,5 @@ void sy_shared_status(cJSON *root)
         if (s->rollout) sy_fleet_rollout_status(s->rollout, o);
         if (s->limit) cJSON_AddNumberToObject(o, "rate_limit_pool", (double)sy_fleet_limit_pool(s->limit));
     }
-    pthread_mutex_unlock(&current_mu);
+    pthread_mutex_unlock(&s->status_mu);
 }

@@ -15,6 +15,9 @@
  * per instance: each instance's own view of an endpoint is what its own
  * requests meet.
  *
+ * /admin/status gets its "shared_state" object through the router's status
+ * hook (router.h), set by attach: the front never includes this header.
+ *
  * Lifecycle (cmd_serve.c): new (the policy has shared_state) -> preload
  * (blocking, at start: the fleet's rollout record and month's spend, before
  * the first request) -> attach (hooks into the rollout, the budget, the
@@ -65,9 +68,5 @@ void sy_shared_tick(sy_shared *s);
 /* A reload: the rate limit follows the new policy; a changed shared_state
  * needs a restart (logged). */
 void sy_shared_apply_policy(sy_shared *s, const sy_policy *p);
-
-/* /admin/status: adds "shared_state" to root (null when this process has
- * none). Any thread. */
-void sy_shared_status(struct cJSON *root);
 
 #endif

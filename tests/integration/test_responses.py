@@ -253,6 +253,9 @@ class Responses(IntegrationCase):
         self.assertServedBy(first, "relay", "hs1", "canary")
         rid = first.json()["id"]
         self.assertEqual(mock.endpoint_stats("hs1")["stored"], 1)
+        st = router.get("/admin/status", headers=ADMIN).json()["responses"]
+        self.assertEqual(st["ids"], 1, st)
+        self.assertEqual(st["map_size"], 100000, st)
 
         self.assertEqual(self.admin(router, "rollback"), {"percent": 0, "state": "rolled_back"})
         mock.reset_stats()

@@ -51,8 +51,9 @@ class Rules(unittest.TestCase):
                 "Switchyard5xxRising", "Switchyard429Rising", "SwitchyardUpstream429Rising",
                 "SwitchyardUpstream5xxRising", "SwitchyardBreakerOpened",
                 "SwitchyardProviderDown", "SwitchyardRollback", "SwitchyardBudget80Percent",
-                "SwitchyardBudgetExhausted"}
-        self.assertEqual(alerts, want, "the alerts the issue asks for, no more, no less")
+                "SwitchyardBudgetExhausted",
+                "SwitchyardSharedStateDown"}  # several instances: their Redis is away
+        self.assertEqual(alerts, want, "the alerts the issues ask for, no more, no less")
         fired, quiet = set(), set()
         for path in glob.glob(os.path.join(kit.RULE_TESTS_DIR, "*.yml")):
             for t in kit.load_yaml(path).get("tests") or []:

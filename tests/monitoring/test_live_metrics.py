@@ -225,6 +225,8 @@ class LiveMetrics(IntegrationCase):
             if name in kit.NOT_YET_EXPORTED:
                 self.assertNotIn(name, fams,
                                  f"{name} is exported now: remove it from kit.NOT_YET_EXPORTED")
+            elif name in kit.ONLY_WITH_SHARED_STATE:
+                self.assertNotIn(name, fams, f"{name} without shared_state")
             else:
                 self.assertIn(name, fams, f"{name} is used by the kit or spec.md but not exported")
                 self.assertTrue(fams[name]["samples"], f"{name} has no sample after the traffic")
