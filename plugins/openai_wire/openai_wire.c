@@ -829,21 +829,6 @@ static int client_asked_usage(const sy_openai_wire *w, const sy_request *req)
     return asked;
 }
 
-/* Does the text hold the string "usage" or "error" (quotes included)? One
- * pass from quote to quote (memchr), instead of a search per word: this runs
- * on every event of every chat stream. */
-static int names_usage_or_error(const char *d, size_t n)
-{
-    const char *p = d, *end = d + n;
-    while (end - p >= 7 && (p = memchr(p, '"', (size_t)(end - p - 6)))) {
-        if ((p[1] == 'u' && !memcmp(p + 2, "sage\"", 5)) ||
-            (p[1] == 'e' && !memcmp(p + 2, "rror\"", 5)))
-            return 1;
-        p++;
-    }
-    return 0;
-}
-
 int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, const char *data,
                                 size_t len, sy_stream_result *res)
 {
@@ -868,7 +853,8 @@ int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, 
         return 0;
     }
     /* Most events are content deltas: parse only those that may matter. */
-    if (!names_usage_or_error(data + s, e - s)) return 0;
+    if (!memmem(data + s, e - s, "\"usage\"", 7) && !memmem(data + s, e - s, "\"error\"", 7))
+        return 0;
     /* With include_usage, OpenAI puts "usage": null in every chunk: ask the
      * host's scanner (no tree) whether usage or error holds anything first. */
     const sy_host_api *h = w ? w->host : NULL;

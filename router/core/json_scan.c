@@ -1,7 +1,6 @@
 /* json_scan.c - strict JSON validation with top-level field capture (see json_scan.h). */
 #include "json_scan.h"
 
-#include <stdint.h>
 #include <string.h>
 
 typedef struct scanner {
@@ -39,19 +38,6 @@ static const unsigned char string_stop[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
 
-/* Does any of the 8 bytes at p end a run of plain content ('"', '\\', or a
- * byte below 0x20)? The classic word-at-a-time tests ("has a zero byte",
- * "has a byte less than n"): exact about whether one exists. */
-static inline int has_stop8(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    uint64_t any = ((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v);
-    return (any & high) != 0;
-}
-
 /* At an opening quote: scan to after the closing one. */
 static int scan_string(scanner *s, const char **start, size_t *len, int *escaped)
 {
@@ -59,9 +45,12 @@ static int scan_string(scanner *s, const char **start, size_t *len, int *escaped
     const char *b = s->p;
     int esc = 0;
     while (s->p < s->end) {
-        /* Skip plain content eight bytes at a time: this loop is most of the
+        /* Skip plain content a few bytes at a time: this loop is most of the
          * scanner's work on a chat body. */
-        while (s->end - s->p >= 8 && !has_stop8(s->p)) s->p += 8;
+        while (s->end - s->p >= 4 && !string_stop[(unsigned char)s->p[0]] &&
+               !string_stop[(unsigned char)s->p[1]] && !string_stop[(unsigned char)s->p[2]] &&
+               !string_stop[(unsigned char)s->p[3]])
+            s->p += 4;
         while (s->p < s->end && !string_stop[(unsigned char)*s->p]) s->p++;
         if (s->p >= s->end) break;
         unsigned char c = (unsigned char)*s->p;
