@@ -340,7 +340,7 @@ static const sy_pkey pk_shared_state[] = {
     {.name = "url", .type = SY_PK_CUSTOM, .flags = SY_PKF_REQUIRED,
      .parse = sy_pk_parse_shared_url, .type_doc = "secret: redis://[[user]:password@]host[:port][/db]",
      .help = "the Redis every instance shares; usually ${VAR}; the password is never printed; "
-             "rediss:// (TLS) is refused by this build (libhiredis 0.14)"},
+             "rediss:// for TLS (the server's certificate is verified)"},
     {.name = "prefix", .type = SY_PK_STRING, .offset = OFF(sy_shared_state_conf, prefix),
      .def = "switchyard:",
      .help = "start of every key switchyard writes, so fleets can share one Redis"},

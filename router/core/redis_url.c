@@ -69,13 +69,11 @@ static int parse(const char *text, sy_redis_url *out, char *err, size_t errlen)
         p = text + 8;
     } else if (!strncmp(text, "rediss://", 9)) {
         out->tls = 1;
-        return fail(err, errlen,
-                    "rediss:// (Redis over TLS) is not supported by this build: Debian 12's "
-                    "libhiredis 0.14 has no TLS; use redis:// on a private network, or a TLS "
-                    "tunnel (stunnel, a service mesh sidecar) on localhost");
+        p = text + 9;
     } else {
         return fail(err, errlen,
-                    "want a Redis URL: redis://[[user]:password@]host[:port][/db]");
+                    "want a Redis URL: redis://[[user]:password@]host[:port][/db] (rediss:// "
+                    "for TLS)");
     }
     const char *end = p + strlen(p);
     /* The authority ends at the first '/' (after the userinfo's last '@'). */

@@ -2,15 +2,15 @@
  * redis_url.h - the Redis URL of `shared_state.url`, parsed.
  *
  *   redis://[[username]:password@]host[:port][/db]
- *   rediss://...                     (TLS: refused by this build, see below)
+ *   rediss://...                     (TLS)
  *
  * host is a name, an IPv4 address or [an IPv6 address]; port defaults to
  * 6379, db to 0. username and password may be percent-encoded (%40 for '@').
  * "redis://:secret@host" is a password without a username (Redis before 6,
  * or the default user), "redis://app:secret@host" an ACL user.
  *
- * rediss:// is recognised and refused with a clear message: Debian 12's
- * libhiredis (0.14) has no TLS support (hiredis_ssl came with hiredis 1.0).
+ * rediss:// is Redis over TLS. Debian 12's hiredis (0.14) has no TLS of its
+ * own, so the client reaches it through a relay (router/shared/tls_relay.h).
  *
  * Pure: no I/O, no allocation. Messages never quote the URL (it may hold a
  * password); sy_redis_url_shown gives the form that logs and /admin/status
@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 typedef struct sy_redis_url {
-    int tls;              /* rediss:// (only ever 1 in a refused URL) */
+    int tls;              /* rediss:// */
     char host[256];
     int port;             /* 1..65535 */
     char username[128];   /* "" when not given */
