@@ -371,6 +371,40 @@ class Responses(IntegrationCase):
         self.assertNotIn("hs1", st, "an unknown id went to the canary: " + json.dumps(st))
         self.assertEqual(st["r1"]["not_found"], 4, st)
 
+    def test_bad_paths_methods_queries_and_ids_get_clear_errors(self):
+        mock, router = self.start_pair(percent=0)
+        cases = [
+            ("GET", "/v1/responses/", None, 404, "not_found"),            # no id
+            ("GET", "/v1/responses/bad%20id", None, 404, "not_found"),    # not an id
+            ("GET", "/v1/responses/" + "r" * 129, None, 404, "not_found"),
+            ("GET", "/v1/responses/resp_1/other", None, 404, "not_found"),
+            ("GET", "/v1/responses/resp_1/input_items/x", None, 404, "not_found"),
+            ("PUT", "/v1/responses/resp_1", b"{}", 405, "method_not_allowed"),
+            ("DELETE", "/v1/responses/resp_1/input_items", None, 405, "method_not_allowed"),
+            ("GET", "/v1/responses/resp_1/cancel", None, 405, "method_not_allowed"),
+            ("POST", "/v1/responses/resp_1", b"{}", 405, "method_not_allowed"),
+            ("GET", "/v1/responses", None, 405, "method_not_allowed"),
+            ("GET", "/v1/responses/resp_1?" + "q" * 1100, None, 400, "invalid_query"),
+        ]
+        for method, path, data, status, code in cases:
+            r = harness.request(router.port, method, path, data,
+                                {"Content-Type": "application/json"} if data else None)
+            err = self.assertErrorEnvelope(r, status)
+            self.assertEqual(err["code"], code, (method, path, r))
+            if status == 405:
+                self.assertTrue(r.header("allow"), (method, path, r))
+        for bad in (123, "a/b", "", "x" * 129, "caf\u00e9", None):
+            b = body(previous_response_id=bad)
+            r = self.post(router, b)
+            if bad is None:  # null: no previous response
+                self.assertServedBy(r, "primary", "r1")
+                continue
+            err = self.assertErrorEnvelope(r, 400)
+            self.assertEqual(err["code"], "invalid_previous_response_id", (bad, r))
+        # Nothing of it reached an upstream, and the router is still serving.
+        self.assertEqual(mock.stats()["total"], 1, mock.stats())
+        self.assertServedBy(self.post(router, body()), "primary", "r1")
+
 
 if __name__ == "__main__":
     harness.main()
