@@ -437,6 +437,10 @@ static void print_human(const sy_policy *p, const explain_args *a, double percen
     for (size_t i = 0; i < plan->n_unserved; i++)
         fprintf(out, "  skipped: provider %s: its plugin (%s) does not serve %s\n",
                 plan->unserved[i]->name, plan->unserved[i]->plugin_name, a->path);
+    if (a->op == SY_OP_RESPONSES)
+        fputs("          a request that names a previous_response_id goes instead to the endpoint\n"
+              "          that created that response, whatever this plan says (an id the router\n"
+              "          does not know: to stable); docs/responses.md\n", out);
 
     const sy_retry_conf *rc = &p->retry;
     char on[256];

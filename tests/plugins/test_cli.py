@@ -205,6 +205,8 @@ def test_explain_path_skips_a_provider_that_does_not_serve_it():
         check('explain --path /v1/responses: exit 0', rc == 0, d)
         check('explain --path /v1/responses: the relay is skipped, and why',
               'skipped: provider relay: its plugin (abi11) does not serve /v1/responses' in out, d)
+        check('explain --path /v1/responses: says where a continued conversation goes',
+              'previous_response_id goes instead to the endpoint' in out, d)
         check('explain --path /v1/responses: the plan is the stable route only',
               re.search(r'^\s+1\s+1\s+stable\s+official\s+global', out, re.M)
               and 'relay  r1' not in out, d)
