@@ -16,19 +16,17 @@
 #define READ_COUNT "2000" /* stream entries read at once */
 #define WRITES_PER_TICK 2000
 
-/* KEYS[1] resp:ID, KEYS[2] resp-log; ARGV: op (put|del), this instance, id,
- * the entry (JSON; "" for del), ttl ms, the log's length bound. */
+/* KEYS[1] resp:ID, KEYS[2] resp-log; ARGV: this instance, id, the entry
+ * (JSON), ttl ms, the log's length bound. */
 static const char WRITE_LUA[] =
-    "if ARGV[1] == 'put' then redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])\n"
-    "else redis.call('DEL', KEYS[1]) end\n"
-    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'op', ARGV[1], 'by', ARGV[2],\n"
-    "           'id', ARGV[3], 'v', ARGV[4])\n"
+    "redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])\n"
+    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'by', ARGV[1], 'id', ARGV[2],\n"
+    "           'v', ARGV[3])\n"
     "return 1\n";
 
-/* One change made here, waiting for the main thread. */
+/* One put made here, waiting for the main thread. */
 typedef struct op {
     struct op *next;
-    int put;
     int64_t expires_ms;
     sy_response_home home;
     char id[SY_RESPONSE_ID_MAX + 1];
@@ -48,8 +46,8 @@ struct sy_fleet_responses {
 
 /* ------------------------------------------------- the workers' side */
 
-static void on_change(void *ctx, sy_response_map_op kind, const char *id,
-                      const sy_response_home *home, int64_t expires_ms)
+static void on_change(void *ctx, const char *id, const sy_response_home *home,
+                      int64_t expires_ms)
 {
     sy_fleet_responses *f = ctx;
     if (atomic_load_explicit(&f->queued, memory_order_relaxed) >=
@@ -57,10 +55,8 @@ static void on_change(void *ctx, sy_response_map_op kind, const char *id,
         return; /* Redis away for long: the oldest changes are the ones kept */
     op *o = malloc(sizeof *o);
     if (!o) return;
-    o->put = kind == SY_RMAP_PUT;
     o->expires_ms = expires_ms;
-    if (home) o->home = *home;
-    else memset(&o->home, 0, sizeof o->home);
+    o->home = *home;
     snprintf(o->id, sizeof o->id, "%s", id);
     atomic_fetch_add_explicit(&f->queued, 1, memory_order_relaxed);
     op *head = atomic_load_explicit(&f->queue, memory_order_relaxed);
@@ -100,24 +96,21 @@ static void write_some(sy_fleet_responses *f)
     for (int n = 0; log && f->todo && n < WRITES_PER_TICK; n++) {
         op *o = f->todo;
         char *key = sy_shared_key(f->core, "resp:%s", o->id);
-        char *value = NULL, ttl[32] = "1";
-        if (o->put) {
-            cJSON *j = cJSON_CreateObject();
-            if (j) {
-                cJSON_AddStringToObject(j, "provider", o->home.provider);
-                cJSON_AddStringToObject(j, "endpoint", o->home.endpoint);
-                cJSON_AddStringToObject(j, "model", o->home.model);
-                cJSON_AddNumberToObject(j, "expires_ms", (double)o->expires_ms);
-                value = cJSON_PrintUnformatted(j);
-                cJSON_Delete(j);
-            }
-            int64_t left = o->expires_ms - now_ms();
-            snprintf(ttl, sizeof ttl, "%lld", (long long)(left > 1 ? left : 1));
+        char *value = NULL, ttl[32];
+        cJSON *j = cJSON_CreateObject();
+        if (j) {
+            cJSON_AddStringToObject(j, "provider", o->home.provider);
+            cJSON_AddStringToObject(j, "endpoint", o->home.endpoint);
+            cJSON_AddStringToObject(j, "model", o->home.model);
+            cJSON_AddNumberToObject(j, "expires_ms", (double)o->expires_ms);
+            value = cJSON_PrintUnformatted(j);
+            cJSON_Delete(j);
         }
-        const char *argv[] = {"EVAL", WRITE_LUA, "2", key, log, o->put ? "put" : "del",
-                              f->core->instance, o->id, value ? value : "", ttl, bound};
-        int sent = key && (!o->put || value) &&
-                   sy_redis_commandv(f->core->redis, on_written, f, 11, argv) == 0;
+        int64_t left = o->expires_ms - now_ms();
+        snprintf(ttl, sizeof ttl, "%lld", (long long)(left > 1 ? left : 1));
+        const char *argv[] = {"EVAL", WRITE_LUA, "2", key, log, f->core->instance, o->id,
+                              value ? value : "", ttl, bound};
+        int sent = key && value && sy_redis_commandv(f->core->redis, on_written, f, 10, argv) == 0;
         free(key);
         free(value);
         if (!sent) break; /* Redis away (or no memory): at the next tick */
@@ -133,23 +126,18 @@ static void write_some(sy_fleet_responses *f)
 
 static void apply(sy_fleet_responses *f, const redisReply *fields)
 {
-    const char *kind = NULL, *by = NULL, *id = NULL, *v = NULL;
+    const char *by = NULL, *id = NULL, *v = NULL;
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
         const char *k = sy_reply_str(fields->element[i], NULL);
         const char *val = sy_reply_str(fields->element[i + 1], NULL);
         if (!k || !val) continue;
-        if (!strcmp(k, "op")) kind = val;
-        else if (!strcmp(k, "by")) by = val;
+        if (!strcmp(k, "by")) by = val;
         else if (!strcmp(k, "id")) id = val;
         else if (!strcmp(k, "v")) v = val;
     }
-    if (!kind || !by || !id || !strcmp(by, f->core->instance)) return; /* ours: already here */
+    if (!by || !id || !strcmp(by, f->core->instance)) return; /* ours: already here */
     size_t len = strlen(id);
     if (!sy_response_id_valid(id, len)) return;
-    if (!strcmp(kind, "del")) {
-        sy_response_map_del_replica(f->map, id, len);
-        return;
-    }
     cJSON *j = v ? cJSON_Parse(v) : NULL;
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "provider");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "endpoint");

@@ -4,11 +4,11 @@
  * fleet, so a conversation continues through any instance.
  *
  * Lookups stay local: every instance keeps the whole map in memory. What is
- * shared is each change: a put or delete made here is queued by the worker
+ * shared is each change: a put made here is queued by the worker
  * that made it (a lock-free list: the request path takes no lock and never
  * waits on Redis) and written by the main thread's tick to
  *   resp:ID     the entry itself, expiring with it (for operators and tools)
- *   resp-log    a stream of every put and delete, trimmed to about
+ *   resp-log    a stream of every put, trimmed to about
  *               responses.map_size entries
  * and every instance reads the stream from where it stopped, each tick, and
  * applies the others' changes to its own map (as replicas: not shared again).

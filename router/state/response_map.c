@@ -212,7 +212,7 @@ int sy_response_map_put(sy_response_map *m, const char *id, size_t len,
         char copy[SY_RESPONSE_ID_MAX + 1];
         memcpy(copy, id, len);
         copy[len] = '\0';
-        m->listener(m->listener_ctx, SY_RMAP_PUT, copy, home, expires);
+        m->listener(m->listener_ctx, copy, home, expires);
     }
     return 0;
 }
@@ -242,35 +242,6 @@ int sy_response_map_get(sy_response_map *m, const char *id, size_t len, int64_t 
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
-}
-
-static int remove_id(sy_response_map *m, const char *id, size_t len)
-{
-    if (!sy_response_id_valid(id, len)) return 0;
-    uint64_t h = hash_id(id, len);
-    shard *s = shard_of(m, h);
-    pthread_mutex_lock(&s->mu);
-    entry **p = slot_of(s, h, id, len);
-    int found = p && *p;
-    if (found) drop(s, p);
-    pthread_mutex_unlock(&s->mu);
-    return found;
-}
-
-void sy_response_map_del(sy_response_map *m, const char *id, size_t len)
-{
-    remove_id(m, id, len);
-    if (m->listener && sy_response_id_valid(id, len)) {
-        char copy[SY_RESPONSE_ID_MAX + 1];
-        memcpy(copy, id, len);
-        copy[len] = '\0';
-        m->listener(m->listener_ctx, SY_RMAP_DEL, copy, NULL, 0);
-    }
-}
-
-void sy_response_map_del_replica(sy_response_map *m, const char *id, size_t len)
-{
-    remove_id(m, id, len);
 }
 
 size_t sy_response_map_count(sy_response_map *m)

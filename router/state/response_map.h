@@ -11,11 +11,14 @@
  * for at most ttl. Split into shards, each under its own mutex held for a
  * hash lookup, so workers rarely meet. Only Responses API requests touch it.
  *
- * Sharing: a listener hears every put and delete made here (not those that
- * came from a replica), so a shared store (issue 11: Redis) can pass them to
- * other instances, which apply them with sy_response_map_put_replica /
- * sy_response_map_del_replica. Lookups always stay local: no request waits
- * on another machine.
+ * Nothing is deleted before its time: after a DELETE of the response, a later
+ * request naming it still goes to the endpoint that held it (and gets its
+ * "not found" there), so the id never reaches another provider.
+ *
+ * Sharing: a listener hears every put made here (not those that came from a
+ * replica), so a shared store (issue 11: Redis) can pass them to other
+ * instances, which apply them with sy_response_map_put_replica. Lookups
+ * always stay local: no request waits on another machine.
  *
  * Times are wall-clock milliseconds given by the caller (an expiry is
  * meaningful to another instance; tests pass their own).
@@ -37,11 +40,9 @@ typedef struct sy_response_home {
 
 typedef struct sy_response_map sy_response_map;
 
-typedef enum sy_response_map_op { SY_RMAP_PUT, SY_RMAP_DEL } sy_response_map_op;
-/* home is NULL for a delete. Called on the thread that made the change,
- * after the shard's lock is released. */
-typedef void (*sy_response_map_listener)(void *ctx, sy_response_map_op op, const char *id,
-                                         const sy_response_home *home, int64_t expires_ms);
+/* Called on the thread that made the put, after the shard's lock is released. */
+typedef void (*sy_response_map_listener)(void *ctx, const char *id, const sy_response_home *home,
+                                         int64_t expires_ms);
 
 sy_response_map *sy_response_map_new(size_t max_entries, int64_t ttl_ms);
 void sy_response_map_free(sy_response_map *m);
@@ -60,13 +61,9 @@ int sy_response_map_put(sy_response_map *m, const char *id, size_t len,
 /* 0 and *out when id is known and not expired; 1 when not. */
 int sy_response_map_get(sy_response_map *m, const char *id, size_t len, int64_t now_ms,
                         sy_response_home *out);
-/* Forget id (the response was deleted). */
-void sy_response_map_del(sy_response_map *m, const char *id, size_t len);
-
-/* The same, for changes another instance made: no listener call. */
+/* The same, for a put another instance made: no listener call. */
 int sy_response_map_put_replica(sy_response_map *m, const char *id, size_t len,
                                 const sy_response_home *home, int64_t expires_ms);
-void sy_response_map_del_replica(sy_response_map *m, const char *id, size_t len);
 
 /* Ids held (expired ones not yet dropped included). */
 size_t sy_response_map_count(sy_response_map *m);
