@@ -149,15 +149,14 @@ static int parse_args(int argc, char **argv, explain_args *a)
             }
             a->model = val;
         } else if (name && !strcmp(name, "--path")) {
-            static const struct { const char *path; int op; } paths[] = {
-                {"/v1/chat/completions", SY_OP_CHAT}, {"/v1/completions", SY_OP_COMPLETIONS},
-                {"/v1/embeddings", SY_OP_EMBEDDINGS}, {"/v1/responses", SY_OP_RESPONSES}};
             a->op = 0;
-            for (size_t k = 0; k < sizeof paths / sizeof *paths; k++)
-                if (!strcmp(val, paths[k].path) || !strcmp(val, paths[k].path + 3)) {
-                    a->path = paths[k].path;
-                    a->op = paths[k].op;
+            for (int op = SY_OP_CHAT; op <= SY_OP_RESPONSES; op++) {
+                const char *known = sy_op_path(op); /* "/v1/..."; "/..." is accepted too */
+                if (!strcmp(val, known) || !strcmp(val, known + 3)) {
+                    a->path = known;
+                    a->op = op;
                 }
+            }
             if (!a->op) {
                 fprintf(stderr, "switchyard explain: --path '%s': want /v1/chat/completions, "
                                 "/v1/completions, /v1/embeddings or /v1/responses\n", val);

@@ -173,6 +173,17 @@ int sy_policy_retry_on_status(const sy_policy *p, int status)
     return 0;
 }
 
+const char *sy_op_path(int op)
+{
+    switch (op) {
+    case SY_OP_CHAT: return "/v1/chat/completions";
+    case SY_OP_COMPLETIONS: return "/v1/completions";
+    case SY_OP_EMBEDDINGS: return "/v1/embeddings";
+    case SY_OP_RESPONSES: return "/v1/responses";
+    default: return NULL;
+    }
+}
+
 int sy_policy_provider_serves(const sy_policy_provider *prov, int op)
 {
     const sy_plugin *pl = prov ? prov->plugin : NULL;

@@ -246,6 +246,10 @@ int sy_policy_retry_on_status(const sy_policy *p, int status);
 /* Is the provider's endpoints' health measured by active probes? Only with
  * a health_check, and not for a plugin that answers itself (the mock). */
 int sy_policy_health_probed(const sy_policy_provider *prov);
+/* The client's path of an op that creates something (plugin.h sy_op:
+ * chat, completions, embeddings, responses), e.g. "/v1/chat/completions";
+ * NULL for any other. serve logs it, explain --path reads it. */
+const char *sy_op_path(int op);
 /* Does the provider's plugin serve op (plugin.h sy_op; ABI 1.3 sy_plugin.ops)? */
 int sy_policy_provider_serves(const sy_policy_provider *prov, int op);
 

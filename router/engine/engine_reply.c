@@ -159,6 +159,11 @@ void ex_respond_error(sy_exec *x, int status, const char *type, const char *code
     x->sink->ops->respond(x->sink, status, "application/json", hdrs, body, (size_t)n);
 }
 
+/* Why a request for a stored response is never sent to another endpoint. */
+#define PINNED_WHY \
+    "a conversation's state exists only where it was created, so the request was not sent " \
+    "elsewhere"
+
 /* The request names a stored response (previous_response_id, or
  * /v1/responses/{id}): it exists only at the endpoint that created it, so
  * the request was not sent anywhere else. Say where, and why not there. */
@@ -167,12 +172,10 @@ static void respond_pinned(sy_exec *x, const char *why, const char *extra)
     char msg[1400];
     const sy_plan_step *s = &x->plan.steps[0];
     snprintf(msg, sizeof msg,
-             "the response '%s' was created by %s/%s, which cannot answer now (%.900s); a "
-             "conversation's state exists only where it was created, so the request was not "
-             "sent elsewhere: retry later, or start a new conversation without "
-             "previous_response_id",
+             "the response '%s' was created by %s/%s, which cannot answer now (%.900s); %s: "
+             "retry later, or start a new conversation without previous_response_id",
              x->pin_id, x->plan.n_steps ? s->provider->name : "?",
-             x->plan.n_steps ? s->endpoint->name : "?", why);
+             x->plan.n_steps ? s->endpoint->name : "?", why, PINNED_WHY);
     snprintf(x->last_error, sizeof x->last_error, "%.*s", (int)sizeof x->last_error - 1, msg);
     ex_respond_error(x, 503, "service_unavailable", "previous_response_unavailable", extra, msg);
 }
@@ -183,9 +186,8 @@ void ex_respond_no_plan(sy_exec *x, const sy_engine_request *r)
     if (r->pin_id) {
         snprintf(msg, sizeof msg,
                  "the response '%s' was created by %s/%s, which is no longer in the policy (or no "
-                 "longer serves %s); a conversation's state exists only where it was created, so "
-                 "the request was not sent elsewhere",
-                 r->pin_id, r->pin_provider, r->pin_endpoint, r->path);
+                 "longer serves %s); %s",
+                 r->pin_id, r->pin_provider, r->pin_endpoint, r->path, PINNED_WHY);
         ex_respond_error(x, 503, "service_unavailable", "previous_response_unavailable", NULL, msg);
     } else if (x->plan.n_unserved) {
         snprintf(msg, sizeof msg, "no provider on this request's route serves %s (provider '%s' "

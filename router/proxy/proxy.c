@@ -99,13 +99,6 @@ static void on_abort(void *ctx) { sy_engine_abort(ctx, SY_ABORT_CLIENT_GONE); }
 static void on_shutdown(void *ctx) { sy_engine_abort(ctx, SY_ABORT_SHUTDOWN); }
 static void on_drained(void *ctx) { sy_engine_drained(ctx); }
 
-static const char *op_path(sy_op op)
-{
-    return op == SY_OP_CHAT ? "/v1/chat/completions"
-           : op == SY_OP_COMPLETIONS ? "/v1/completions"
-           : op == SY_OP_RESPONSES ? "/v1/responses" : "/v1/embeddings";
-}
-
 int sy_proxy_run(sy_conn *c, const sy_engine_request *r)
 {
     sy_exec *x = sy_engine_new(sy_gateway_env(c), r, sy_conn_sink(c));
@@ -197,7 +190,7 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
     const char *source = NULL;
     const char *key = sy_sticky_pick(pol, sticky_header, sticky_body, &sc, &source);
     sy_engine_request r = {
-        .policy = pol, .op = op, .method = "POST", .path = op_path(op), .body = body,
+        .policy = pol, .op = op, .method = "POST", .path = sy_op_path(op), .body = body,
         .body_len = body_len, .model = model,
         .stream = fields[1].type == SY_JSON_TRUE && op != SY_OP_EMBEDDINGS,
         .sticky_key = key, .sticky_key_len = key ? strlen(key) : 0, .sticky_source = source,
