@@ -178,6 +178,10 @@ typedef struct sy_shared_state_conf {
     int64_t timeout_ms;        /* each command and the connection; default 200ms */
 } sy_shared_state_conf;
 
+/* server.http_client: the built-in HTTP/1.1 client for the http:// upstreams
+ * it can reach (router/transport/transport_h1.h), or libcurl for every one. */
+typedef enum sy_http_client { SY_HTTP_CLIENT_BUILTIN, SY_HTTP_CLIENT_CURL } sy_http_client;
+
 typedef struct sy_server_conf {
     char *listen;              /* "host:port"; default "127.0.0.1:8080" */
     char **client_keys;        /* secrets; n_client_keys == 0: open (warning) */
@@ -193,6 +197,7 @@ typedef struct sy_server_conf {
     int64_t shutdown_grace_ms; /* default 30s */
     int workers;               /* 0 = one per core */
     char *access_log;          /* "stdout" (default), "off", or a file path */
+    int http_client;           /* sy_http_client: who sends http:// requests */
 } sy_server_conf;
 
 typedef struct sy_policy {

@@ -18,6 +18,7 @@ static const char *const balance_choices[] = {"priority", "latency", NULL};
 static const char *const jitter_choices[] = {"full", "equal", "none", NULL};
 static const char *const latency_choices[] = {"ttfb", "total", NULL};
 static const char *const on_exceed_choices[] = {"alert", "reject", NULL};
+static const char *const http_client_choices[] = {"builtin", "curl", NULL};
 
 #define END {0}
 #define OFF(type, field) offsetof(type, field)
@@ -70,6 +71,11 @@ static const sy_pkey pk_server[] = {
     {.name = "access_log", .type = SY_PK_CUSTOM, .offset = OFF(sy_server_conf, access_log),
      .def = "stdout", .parse = sy_pk_parse_access_log, .type_doc = "stdout | off | file path",
      .help = "one JSON line per request; a relative path is relative to the policy's folder"},
+    {.name = "http_client", .type = SY_PK_ENUM, .offset = OFF(sy_server_conf, http_client),
+     .def = "builtin", .choices = http_client_choices,
+     .help = "builtin: http:// upstreams given by IP address or localhost go through the "
+             "router's own HTTP/1.1 client, everything else through libcurl; curl: every "
+             "upstream through libcurl"},
     END,
 };
 

@@ -381,7 +381,9 @@ static void attempt_start(sy_exec *x, sy_endpoint_state *st, sy_breaker_permit p
             return;
         }
         io.http = &hr;
-        x->tp = x->env.net;
+        int fast = x->env.fast && x->pol->server.http_client == SY_HTTP_CLIENT_BUILTIN &&
+                   x->env.fast->ops->accepts(x->env.fast, hr.url);
+        x->tp = fast ? x->env.fast : x->env.net;
     }
     char msg[256] = "";
     x->io_finishing = 0;

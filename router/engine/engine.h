@@ -45,6 +45,7 @@ typedef struct sy_engine_env {
     sy_loop *loop;
     sy_transport *net;   /* plugins that build HTTP requests */
     sy_transport *local; /* plugins that answer themselves (local_reply) */
+    sy_transport *fast;  /* optional: tried before net for the URLs it accepts (transport_h1.h) */
 } sy_engine_env;
 
 /* One client request, as the front parsed it. Strings are copied. */

@@ -73,6 +73,9 @@ typedef struct sy_transport_ops {
      * (the mock provider's own count); 0 and *out filled, or -1. Callable
      * until on_done returns. NULL: never known. */
     int (*usage)(sy_exchange_io *x, sy_usage *out);
+    /* Optional: can this transport reach url? NULL: any URL. The engine
+     * offers each attempt to its fast transport first (engine.h). */
+    int (*accepts)(sy_transport *t, const char *url);
 } sy_transport_ops;
 
 struct sy_transport {

@@ -403,7 +403,7 @@ int sy_simulate(const sy_sim_input *in, sy_sim_output *out, char *err, size_t er
         goto oom;
     /* One scripted upstream for every plugin, those that answer locally too:
      * the scenario decides what every provider answers. */
-    s->env = (sy_engine_env){s->router, s->loop, s->net, s->net};
+    s->env = (sy_engine_env){s->router, s->loop, s->net, s->net, NULL};
     s->prober = sy_prober_new(s->loop, s->net, s->router);
     s->arrival_timer = sy_timer_new(s->loop, on_arrival, s);
     s->tick_timer = sy_timer_new(s->loop, on_tick, s);

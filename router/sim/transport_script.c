@@ -421,7 +421,7 @@ static const char *script_header(sy_exchange_io *x, const char *name)
 }
 
 static const sy_transport_ops script_ops = {script_start, script_resume, script_cancel,
-                                            script_header, NULL};
+                                            script_header, NULL, NULL};
 
 sy_transport *sy_script_new(sy_loop *loop)
 {

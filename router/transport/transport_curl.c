@@ -86,7 +86,7 @@ static const char *curl_header(sy_exchange_io *x, const char *name)
     return sy_transfer_header(x->t, name);
 }
 
-static const sy_transport_ops curl_ops = {curl_start, curl_resume, curl_cancel, curl_header, NULL};
+static const sy_transport_ops curl_ops = {curl_start, curl_resume, curl_cancel, curl_header, NULL, NULL};
 
 sy_transport *sy_transport_curl_new(sy_upstream *up)
 {

@@ -152,7 +152,7 @@ static int local_usage(sy_exchange_io *x, sy_usage *out)
 }
 
 static const sy_transport_ops local_ops = {local_start, local_resume, local_cancel, local_header,
-                                            local_usage};
+                                            local_usage, NULL};
 
 sy_transport *sy_transport_local_new(sy_loop *loop)
 {

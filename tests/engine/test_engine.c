@@ -215,7 +215,7 @@ static harness *h_init(const char *yaml)
                                         (sy_observer){on_attempt, on_request, on_endpoint, h}),
                  0);
     cr_assert_eq(sy_router_bind(h->router, h->pol), 0);
-    h->env = (sy_engine_env){h->router, h->loop, h->net, h->local};
+    h->env = (sy_engine_env){h->router, h->loop, h->net, h->local, NULL};
     return h;
 }
 

@@ -108,7 +108,7 @@ static sy_exchange_io *rec_start(sy_transport *t, const sy_io_request *r, const 
 static void rec_resume(sy_exchange_io *x) { script_ops->resume(x); }
 static void rec_cancel(sy_exchange_io *x) { script_ops->cancel(x); }
 static const char *rec_header(sy_exchange_io *x, const char *n) { return script_ops->header(x, n); }
-static const sy_transport_ops rec_ops = {rec_start, rec_resume, rec_cancel, rec_header, NULL};
+static const sy_transport_ops rec_ops = {rec_start, rec_resume, rec_cancel, rec_header, NULL, NULL};
 
 static void on_endpoint(void *ctx, const sy_endpoint_state *s)
 {

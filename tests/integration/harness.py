@@ -444,6 +444,25 @@ class Mock(Proc):
         return request(self.port, method, f"/{endpoint}/v1{path}", body=body, headers=h)
 
 
+def use_http_client(policy_path):
+    """SWITCHYARD_TEST_HTTP_CLIENT=curl (meson's `-curl` runs of some modules): the
+    policy's server block gets `http_client: curl`, so the same tests go through
+    libcurl instead of the built-in HTTP/1.1 client. Block-style `server:` only."""
+    client = os.environ.get("SWITCHYARD_TEST_HTTP_CLIENT")
+    if not client or not os.path.isfile(policy_path):
+        return
+    with open(policy_path) as f:
+        lines = f.read().split("\n")
+    if "server:" in lines:
+        lines.insert(lines.index("server:") + 1, f"  http_client: {client}")
+    elif not any(l.startswith("server") for l in lines):
+        lines += ["server:", f"  http_client: {client}", ""]
+    else:
+        return
+    with open(policy_path, "w") as f:
+        f.write("\n".join(lines))
+
+
 class Router(Proc):
     """switchyard serve on a free port, started and waited for until /readyz is 200."""
 
@@ -451,6 +470,7 @@ class Router(Proc):
                  cwd=None, wait_ready=True, workers=1):
         self.port = free_port()
         self.policy_path = policy_path
+        use_http_client(policy_path)
         argv = [switchyard_bin(), "serve", "-c", policy_path,
                 "--listen", f"127.0.0.1:{self.port}", "--workers", str(workers)]
         argv += list(extra_args)
