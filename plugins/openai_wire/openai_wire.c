@@ -360,7 +360,9 @@ static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_
      * building a tree; a 1.0 host gets cJSON. */
     const sy_host_api *h = w->host;
     int is_obj;
-    if (h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object) {
+    if (req->body_checked) {
+        is_obj = 1; /* the host's front did (ABI 1.4) */
+    } else if (h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object) {
         const char *why = NULL;
         is_obj = h->json_scan_object(b, len, NULL, 0, &why) == 0;
     } else {

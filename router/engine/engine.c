@@ -353,7 +353,7 @@ static void attempt_start(sy_exec *x, sy_endpoint_state *st, sy_breaker_permit p
         pthread_mutex_unlock(&st->mu);
     }
     x->preq = (sy_request){x->op, s->model, x->model, x->body, x->body_len, x->stream,
-                           x->request_id, x->method, x->upstream_path};
+                           x->request_id, x->method, x->upstream_path, x->body_checked};
     sy_io_request io = {pl, s->provider->instance, &s->endpoint->view, &x->preq, NULL,
                         attempt_timeout(s->endpoint->connect_timeout_ms, s->provider->connect_timeout_ms)};
     /* The upstream request is built on the stack: the transport copies the
@@ -689,6 +689,7 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
     x->pol = r->policy;
     x->op = r->op;
     x->stream = r->stream;
+    x->body_checked = r->body_checked;
     x->method = r->method;
     x->path = r->path;
     snprintf(x->request_id, sizeof x->request_id, "%s", r->request_id);

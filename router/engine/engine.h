@@ -73,6 +73,7 @@ typedef struct sy_engine_request {
     const char *pin_provider, *pin_endpoint;
     int stable_only;           /* an id the router does not know: where traffic
                                 * went before switchyard, the stable arm */
+    int body_checked;          /* the front checked body is one JSON object (sy_request) */
 } sy_engine_request;
 
 typedef struct sy_exec sy_exec;

@@ -74,6 +74,7 @@ struct sy_exec {
     size_t out_len, out_cap;
     /* The Responses API */
     char *upstream_path;      /* what preq.path carries */
+    int body_checked;         /* preq.body_checked (sy_engine_request) */
     char *pin_id;             /* the stored response the request is pinned to, or NULL */
     int64_t reasoning_tokens; /* -1 unknown */
     unsigned sse_events;      /* events passed to the client (sequence numbers) */

@@ -196,6 +196,7 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
         .sticky_key = key, .sticky_key_len = key ? strlen(key) : 0, .sticky_source = source,
         .percent = sy_runtime_percent(), .request_id = request_id,
         .start_ns = sy_conn_request_start(c),
+        .body_checked = 1, /* sy_json_scan_request above */
     };
     sy_response_home home;
     if (prev[0]) sy_responses_pin(sy_gateway_env(c)->router, prev, &home, &r);

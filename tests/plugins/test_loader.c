@@ -326,10 +326,13 @@ static int dummy_health(void *i, const sy_endpoint *ep, const char *path, sy_htt
 
 Test(check, descriptor_size_per_minor)
 {
-    /* 1.3 needs the whole descriptor; 1.2 ends before ops; 1.0 and 1.1 end
-     * before health_request. */
+    /* 1.3 and 1.4 (which added no descriptor field) need the whole
+     * descriptor; 1.2 ends before ops; 1.0 and 1.1 end before health_request. */
     sy_plugin p = local_only(NULL);
     p.size = (uint32_t)offsetof(sy_plugin, ops);
+    cr_assert_neq(sy_plugin_check(&p, err, sizeof err), 0);
+    assert_has(err, "plugin ABI 1.4 needs");
+    p.abi_minor = 3;
     cr_assert_neq(sy_plugin_check(&p, err, sizeof err), 0);
     assert_has(err, "plugin ABI 1.3 needs");
     p.abi_minor = 2;

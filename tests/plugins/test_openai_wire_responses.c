@@ -761,7 +761,7 @@ Test(responses_plugins, openai_and_holysheep_serve_the_responses_api)
     for (size_t i = 0; i < 2; i++) {
         const sy_plugin *p = sy_plugin_load(&reg, names[i], err, sizeof err);
         cr_assert_not_null(p, "%s", err);
-        cr_assert_eq(p->abi_minor, 3);
+        cr_assert_eq(p->abi_minor, SY_PLUGIN_ABI_MINOR);
         cr_assert_eq(p->ops, SY_OPS_CLASSIC | SY_OPS_RESPONSES, "%s: ops %#x", names[i], p->ops);
         cr_assert(p->ops & SY_OP_BIT(SY_OP_RESPONSE_ITEM));
 

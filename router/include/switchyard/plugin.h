@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define SY_PLUGIN_ABI_MAJOR 1
-#define SY_PLUGIN_ABI_MINOR 3
+#define SY_PLUGIN_ABI_MINOR 4
 #define SY_PLUGIN_SYMBOL "switchyard_plugin"
 
 /* Export the descriptor with default visibility even when the plugin is
@@ -166,6 +166,10 @@ typedef struct sy_request {
      * The host checked it: printable ASCII, no "..", at most 1024 bytes.
      * body is empty (len 0) for a GET or DELETE. */
     const char *path;
+    /* ABI 1.4. 1: the host has checked that body is one well-formed JSON
+     * object with its strict scanner (what host->json_scan_object runs), so
+     * a plugin need not scan it again to know that; 0: not checked. */
+    int body_checked;
 } sy_request;
 
 /* The endpoint an attempt goes to, as resolved from the policy. */
