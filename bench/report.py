@@ -18,7 +18,7 @@ from datetime import date
 rows = list(csv.DictReader(open(rows_file)))
 extra = [l.split() for l in open(extra_file) if l.strip()]
 skipped = [l.strip() for l in open(skipped_file) if l.strip()]
-TARGETS = ["direct", "nginx", "switchyard", "switchyard-full", "portkey"]
+TARGETS = ["direct", "nginx", "haproxy", "switchyard", "switchyard-full", "portkey"]
 # Issue 12's targets.
 CPU_MAX, P99_MAX, FIRST_MAX_US, STREAM_KB_MAX, PORTKEY_MIN = 1.5, 1.5, 100, 20, 50
 
@@ -68,6 +68,10 @@ print("# switchyard benchmark\n")
 print("- %s; machine: %s, %d CPUs, Linux %s; %s%% idle before the run"
       % (date.today().isoformat(), cpu_model(), os.cpu_count(), platform.release(), idle))
 print("- %s; %s" % (version([nginx, "-v"]), version(["wrk", "-v"]).split("[")[0].strip()))
+if any(r["target"] == "haproxy" for r in rows):
+    print("- %s: one thread, http mode, keep-alive both sides, `http-reuse always`, "
+          "`option http-no-delay` for streams, no log"
+          % " ".join(version([os.environ.get("HAPROXY_BIN", "haproxy"), "-v"]).split()[:3]))
 print("- load: wrk, 1 thread, keep-alive, POST of %s (%d bytes), %s per row, %d round%s interleaved "
       "(every target at one setting, then the next setting)"
       % (os.path.basename(body), os.path.getsize(body), duration, rounds, "" if rounds == 1 else "s"))

@@ -7,6 +7,8 @@
 # (every target measured one after the other at each setting), it loads
 #   direct           wrk -> upstream
 #   nginx            wrk -> nginx (1 worker, upstream keepalive 64) -> upstream
+#   haproxy          (HAPROXY=1) wrk -> HAProxy (http mode, nbthread 1, keep-alive
+#                    both sides, http-reuse always, no logging) -> upstream
 #   switchyard       wrk -> switchyard serve --workers 1 (minimal policy) -> upstream
 #   switchyard-full  the same on a realistic policy with every layer on
 #                    (bench/policies.sh): rollout, retry, breaker, health checks,
@@ -30,7 +32,8 @@
 #                        seconds or more, as wrk takes them; 0: none)
 #   ROUNDS=1             repeat the whole interleaved table this many times
 #   CONNS="1 64 256"     connection counts
-#   TARGETS="direct nginx switchyard switchyard-full" (portkey is added by PORTKEY=1)
+#   TARGETS="direct nginx switchyard switchyard-full" (haproxy is added after nginx
+#                        by HAPROXY=1, portkey at the end by PORTKEY=1)
 #   UPSTREAMS="mock nginx"  mock: tools/mock-upstream; nginx: nginx answering a static
 #                        copy of the mock's answers (skipped without nginx)
 #   PIN=both             both: pinned and unpinned rows; 1: pinned only; 0: unpinned only
@@ -52,6 +55,8 @@
 #   WORKERS_CHECK=1      --workers 2 against --workers 1 (0: skip)
 #   SOAK=0               seconds of load on switchyard-full with RSS sampled every
 #                        SOAK_EVERY=10 seconds (600 for the 10-minute check)
+#   HAPROXY=0            1: add HAProxy as a proxy (HAPROXY_BIN, default haproxy; Debian:
+#                        apt-get install haproxy); skipped with a message if it is missing
 #   PORTKEY=0            1: add Portkey's gateway (PORTKEY_CMD, default
 #                        "npx --yes @portkey-ai/gateway@1.15.2"); skipped if it cannot start
 set -euo pipefail
@@ -87,8 +92,18 @@ OPEN_STREAMS=${OPEN_STREAMS:-10000}
 WORKERS_CHECK=${WORKERS_CHECK:-1}
 SOAK=${SOAK:-0}
 SOAK_EVERY=${SOAK_EVERY:-10}
+HAPROXY=${HAPROXY:-0}
+HAPROXY_BIN=${HAPROXY_BIN:-haproxy}
 PORTKEY=${PORTKEY:-0}
 PORTKEY_CMD=${PORTKEY_CMD:-"npx --yes @portkey-ai/gateway@1.15.2"}
+if [ "$HAPROXY" = 1 ] && [[ " $TARGETS " != *" haproxy "* ]]; then
+    # right after nginx, so the two are measured one after the other
+    if [[ " $TARGETS " == *" nginx "* ]]; then
+        TARGETS=$(echo " $TARGETS " | sed 's/ nginx / nginx haproxy /; s/^ //; s/ $//')
+    else
+        TARGETS="$TARGETS haproxy"
+    fi
+fi
 [ "$PORTKEY" = 1 ] && TARGETS="$TARGETS portkey"
 
 MOCK_BIN=$BUILD/tools/mock-upstream
@@ -126,6 +141,8 @@ if [ "$CAN_PIN" = 0 ]; then
 fi
 HAVE_NGINX=0
 command -v "$NGINX" >/dev/null && HAVE_NGINX=1
+HAVE_HAPROXY=0
+command -v "$HAPROXY_BIN" >/dev/null && HAVE_HAPROXY=1
 export USERS   # read by bench/chat.lua
 # shellcheck source=bench/policies.sh
 . "$ROOT/bench/policies.sh"
@@ -420,6 +437,78 @@ EOF
     note "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') as the proxy (worker pid $NGINX_WORKER)"
 }
 
+# HAProxy as the proxy, the same fairness as nginx: one thread, keep-alive to the
+# client and to the upstream (idle upstream connections shared between clients:
+# http-reuse always), no log, generous timeouts. HAProxy buffers no response
+# body, but by default it sends what it forwards of an unfinished answer with
+# MSG_MORE, and the kernel then holds a lone SSE event up to 200 ms (measured:
+# every event but the last ~200 ms late from a mock pacing them): the streamed
+# rows go to a second frontend with "option http-no-delay", as nginx's go to a
+# server block with proxy_buffering off; the plain rows keep the defaults.
+haproxy_global() { # MAXCONN
+    # HAProxy needs two descriptors a connection (and a few): it refuses to start
+    # when the open-file limit is lower, so cap maxconn there.
+    local m=$1
+    [ "$NOFILE" != unlimited ] && [ "$m" -gt $(((NOFILE - 100) / 2)) ] && m=$(((NOFILE - 100) / 2))
+    cat <<EOF
+global
+    nbthread 1
+    maxconn $m
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    maxconn $m
+    timeout connect 5s
+    timeout client 300s
+    timeout server 300s
+    timeout http-request 300s
+    timeout http-keep-alive 300s
+EOF
+}
+start_haproxy() { # DIR NAME: runs DIR/haproxy.cfg in the foreground, sets HAPROXY_PID
+    if ! "$HAPROXY_BIN" -c -q -f "$1/haproxy.cfg" > "$1/check.log" 2>&1; then
+        skip "$2" "the generated haproxy.cfg does not load: $(tail -n 3 "$1/check.log" | tr '\n' ' ')"
+        return 1
+    fi
+    "$HAPROXY_BIN" -db -f "$1/haproxy.cfg" > "$1/stdout.log" 2>&1 &
+    HAPROXY_PID=$!
+    PIDS+=("$HAPROXY_PID")
+}
+start_haproxy_proxy() {
+    local d=$TMP/haproxy u p sp blocks=""
+    mkdir -p "$d"
+    for u in $UPSTREAMS; do
+        p=$(free_port)
+        sp=$(free_port)
+        URL[haproxy/$u/plain]=http://127.0.0.1:$p/v1/chat/completions
+        URL[haproxy/$u/stream]=http://127.0.0.1:$sp/v1/chat/completions
+        blocks+="
+frontend plain_$u    # plain rows
+    bind 127.0.0.1:$p
+    default_backend up_$u
+frontend stream_$u   # streamed rows: each event sent on as it comes
+    bind 127.0.0.1:$sp
+    option http-no-delay
+    default_backend up_$u
+backend up_$u
+    server up ${UP_URL[$u]#http://}"
+    done
+    cat > "$d/haproxy.cfg" <<EOF
+# generated by bench/run.sh: one-thread reverse proxy
+$(haproxy_global 8192)
+$blocks
+EOF
+    cp "$d/haproxy.cfg" "$OUT/"
+    start_haproxy "$d" haproxy || return 1
+    for u in $UPSTREAMS; do
+        wait_ready "${URL[haproxy/$u/plain]}" "$HAPROXY_PID" haproxy || { skip haproxy "does not proxy to $u: $(tail -n 3 "$d/stdout.log" | tr '\n' ' ')"; return 1; }
+        PROXY_PID[haproxy/$u]=$HAPROXY_PID
+    done
+    SERVER_PIDS+=("$HAPROXY_PID")
+    note "$("$HAPROXY_BIN" -v 2>&1 | head -n 1 | awk '{print "HAProxy", $3}') as the proxy (pid $HAPROXY_PID)"
+}
+
 # switchyard on POLICY_FN's policy in front of upstream U: sets SY_LAST_PID.
 start_switchyard() { # TARGET UPSTREAM WORKERS [NAME]
     local target=$1 u=$2 workers=$3 name=${4:-$1-$2} port policy log=""
@@ -495,6 +584,13 @@ for target in $TARGETS; do
             ACTIVE+=(nginx)
         fi
         ;;
+    haproxy)
+        if [ "$HAVE_HAPROXY" = 0 ]; then
+            skip haproxy "no haproxy binary ($HAPROXY_BIN; Debian: apt-get install haproxy)"
+        elif start_haproxy_proxy; then
+            ACTIVE+=(haproxy)
+        fi
+        ;;
     switchyard | switchyard-full)
         if [ ! -x "$SY_BIN" ]; then
             skip "$target" "$SY_BIN not built"
@@ -520,7 +616,7 @@ for target in $TARGETS; do
         start_portkey && ACTIVE+=(portkey)
         ;;
     *)
-        die "unknown target '$target' (direct, nginx, switchyard, switchyard-full, portkey)"
+        die "unknown target '$target' (direct, nginx, haproxy, switchyard, switchyard-full, portkey)"
         ;;
     esac
 done
@@ -765,6 +861,25 @@ EOF
             surl=http://127.0.0.1:$p/v1/chat/completions
             wait_ready "$surl" "$NGINX_PID" nginx || continue
             ;;
+        haproxy)
+            d=$TMP/haproxy-slow
+            mkdir -p "$d"
+            p=$(free_port)
+            cat > "$d/haproxy.cfg" <<EOF
+$(haproxy_global $((OPEN_STREAMS + 100)))
+frontend fe_slow
+    bind 127.0.0.1:$p
+    option http-no-delay
+    default_backend be_slow
+backend be_slow
+    server up 127.0.0.1:$MOCK_PORT_slow
+EOF
+            start_haproxy "$d" "haproxy (open streams)" || continue
+            spid=$HAPROXY_PID
+            kpid=$HAPROXY_PID
+            surl=http://127.0.0.1:$p/v1/chat/completions
+            wait_ready "$surl" "$HAPROXY_PID" haproxy || continue
+            ;;
         switchyard | switchyard-full)
             start_switchyard "$t" slow 1 "$t-open-streams" || continue
             spid=$SY_LAST_PID
@@ -843,7 +958,7 @@ EOF
 fi
 
 # --- report ----------------------------------------------------------------
-python3 "$ROOT/bench/report.py" "$ROWS" "$OUT/extra.txt" "$OUT/skipped.txt" \
+HAPROXY_BIN=$HAPROXY_BIN python3 "$ROOT/bench/report.py" "$ROWS" "$OUT/extra.txt" "$OUT/skipped.txt" \
     "$BODY" "$STREAM_BODY" "$CHUNKS" "$USERS" "$NGINX" "$BUSY" "$IDLE" "$DURATION" \
     "wrk on CPU $WRK_CPUS; proxy on CPU $SERVER_CPUS; upstream on CPU $MOCK_CPUS" "$NOFILE" > "$OUT/summary.md"
 cat "$OUT/summary.md"
