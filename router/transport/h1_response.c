@@ -14,16 +14,15 @@ void sy_h1_init(sy_h1_resp *r) { memset(r, 0, sizeof *r); }
 
 void sy_h1_reset(sy_h1_resp *r)
 {
-    char *h = r->hdrs;
-    size_t cap = r->hdrs_cap;
+    sy_hdr_store h = r->hdrs;
     memset(r, 0, sizeof *r);
     r->hdrs = h;
-    r->hdrs_cap = cap;
+    sy_hdr_store_clear(&r->hdrs);
 }
 
 void sy_h1_free(sy_h1_resp *r)
 {
-    free(r->hdrs);
+    sy_hdr_store_free(&r->hdrs);
     memset(r, 0, sizeof *r);
 }
 
@@ -33,40 +32,9 @@ static int fail(sy_h1_resp *r, const char *why)
     return -1;
 }
 
-/* Keep one header for sy_h1_header; past the store's size it is dropped
- * (the framing headers are read before this, so nothing breaks). */
-static void store_header(sy_h1_resp *r, const char *n, size_t nl, const char *v, size_t vl)
-{
-    size_t need = r->hdrs_len + nl + vl + 2;
-    if (need > SY_H1_HDR_STORE) return;
-    if (need > r->hdrs_cap) {
-        size_t cap = r->hdrs_cap ? r->hdrs_cap : 512;
-        while (cap < need) cap *= 2;
-        if (cap > SY_H1_HDR_STORE) cap = SY_H1_HDR_STORE;
-        char *nb = realloc(r->hdrs, cap);
-        if (!nb) return;
-        r->hdrs = nb;
-        r->hdrs_cap = cap;
-    }
-    memcpy(r->hdrs + r->hdrs_len, n, nl);
-    r->hdrs[r->hdrs_len + nl] = '\0';
-    r->hdrs_len += nl + 1;
-    memcpy(r->hdrs + r->hdrs_len, v, vl);
-    r->hdrs[r->hdrs_len + vl] = '\0';
-    r->hdrs_len += vl + 1;
-}
-
 const char *sy_h1_header(const sy_h1_resp *r, const char *name)
 {
-    size_t off = 0;
-    while (off < r->hdrs_len) {
-        const char *k = r->hdrs + off;
-        size_t kl = strlen(k);
-        const char *v = k + kl + 1;
-        if (strcasecmp(k, name) == 0) return v;
-        off += kl + 1 + strlen(v) + 1;
-    }
-    return NULL;
+    return sy_hdr_store_get(&r->hdrs, name);
 }
 
 static int is_tchar(unsigned char c)
@@ -133,7 +101,7 @@ ssize_t sy_h1_head(sy_h1_resp *r, const char *buf, size_t len)
     int keep_alive = p[7] == '1';
     int chunked = 0, other_coding = 0;
     int64_t length = -1;
-    r->hdrs_len = 0;
+    sy_hdr_store_clear(&r->hdrs);
 
     for (p = eol + 1; p < stop; p = eol + 1) {
         eol = memchr(p, '\n', (size_t)(stop - p));
@@ -165,12 +133,12 @@ ssize_t sy_h1_head(sy_h1_resp *r, const char *buf, size_t len)
             if (has_token(v, vl, "close")) keep_alive = 0;
             else if (has_token(v, vl, "keep-alive")) keep_alive = 1;
         }
-        store_header(r, p, nl, v, vl);
+        sy_hdr_store_add(&r->hdrs, p, nl, v, vl, 512);
     }
 
     if (status < 200) {
         if (status == 101) return fail(r, "upstream switched protocols");
-        r->hdrs_len = 0; /* an interim answer: the real one follows */
+        sy_hdr_store_clear(&r->hdrs); /* an interim answer: the real one follows */
         return (ssize_t)end;
     }
     r->status = status;

@@ -27,8 +27,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "header_store.h"
+
 #define SY_H1_HEAD_MAX (64u * 1024u) /* more head bytes than this: refused */
-#define SY_H1_HDR_STORE 8192u        /* header bytes kept for sy_h1_header */
 
 typedef enum sy_h1_framing {
     SY_H1_NONE,    /* no body (204, 304, Content-Length: 0) */
@@ -48,8 +49,7 @@ typedef struct sy_h1_resp {
     uint64_t left;      /* body bytes left: of the whole body (LENGTH) or the chunk */
     int chunk_state;
     size_t scanned;     /* head bytes already searched for its end */
-    char *hdrs;         /* name\0value\0 ... */
-    size_t hdrs_len, hdrs_cap;
+    sy_hdr_store hdrs;
 } sy_h1_resp;
 
 void sy_h1_init(sy_h1_resp *r);

@@ -10,8 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HDR_STORE 8192 /* response headers kept per transfer (name\0value\0...) */
-#define HDR_STORE_FIRST 1024 /* its first allocation: grown as headers come, up to HDR_STORE */
+#include "header_store.h"
+
+#define HDR_STORE_FIRST 1024 /* the header store's first allocation (header_store.h) */
 #define HDR_MAX (64u * 1024u) /* more response header bytes than this: refused */
 #define POOL_MAX 256   /* idle easy handles kept per worker */
 
@@ -44,8 +45,7 @@ struct sy_transfer {
     struct curl_slist hdr_nodes[SY_MAX_HEADERS + 2];
     /* Allocated on the first header and kept while the struct is pooled:
      * an 8 KiB array in the struct would cost every open stream its pages. */
-    char *hdrs;
-    size_t hdrs_len, hdrs_cap;
+    sy_hdr_store hdrs;
     size_t hdr_bytes;  /* header bytes of the current response, all of them */
     int hdr_too_large; /* more than HDR_MAX: aborted */
     int headers_seen;
@@ -215,7 +215,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     sy_transfer *t = ud;
     size_t n = size * nmemb;
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-        t->hdrs_len = 0; /* a new response (after 100 Continue): forget the old */
+        sy_hdr_store_clear(&t->hdrs); /* a new response (after 100 Continue): forget the old */
         t->hdr_bytes = 0;
     }
     t->hdr_bytes += n;
@@ -231,23 +231,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     while (v < end && (*v == ' ' || *v == '\t')) v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
     size_t vl = (size_t)(end - v);
-    size_t need = t->hdrs_len + nl + vl + 2;
-    if (need > HDR_STORE) return n; /* keep the first ones */
-    if (need > t->hdrs_cap) {
-        size_t cap = t->hdrs_cap ? t->hdrs_cap : HDR_STORE_FIRST;
-        while (cap < need) cap *= 2;
-        if (cap > HDR_STORE) cap = HDR_STORE;
-        char *nb = realloc(t->hdrs, cap);
-        if (!nb) return n; /* the header is not kept; the transfer goes on */
-        t->hdrs = nb;
-        t->hdrs_cap = cap;
-    }
-    memcpy(t->hdrs + t->hdrs_len, p, nl);
-    t->hdrs[t->hdrs_len + nl] = '\0';
-    t->hdrs_len += nl + 1;
-    memcpy(t->hdrs + t->hdrs_len, v, vl);
-    t->hdrs[t->hdrs_len + vl] = '\0';
-    t->hdrs_len += vl + 1;
+    sy_hdr_store_add(&t->hdrs, p, nl, v, vl, HDR_STORE_FIRST);
     return n;
 }
 
@@ -272,20 +256,12 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 
 const char *sy_transfer_header(const sy_transfer *t, const char *name)
 {
-    size_t off = 0;
-    while (off < t->hdrs_len) {
-        const char *k = t->hdrs + off;
-        size_t kl = strlen(k);
-        const char *v = k + kl + 1;
-        if (strcasecmp(k, name) == 0) return v;
-        off += kl + 1 + strlen(v) + 1;
-    }
-    return NULL;
+    return sy_hdr_store_get(&t->hdrs, name);
 }
 
 static void transfer_free(sy_transfer *t)
 {
-    free(t->hdrs);
+    sy_hdr_store_free(&t->hdrs);
     free(t);
 }
 
@@ -411,8 +387,7 @@ static sy_transfer *start_transfer(sy_upstream *u, int get, const sy_http_reques
         u->free_transfers = t->next;
         u->n_free_transfers--;
     } else if ((t = malloc(sizeof *t)) != NULL) {
-        t->hdrs = NULL;
-        t->hdrs_cap = 0;
+        t->hdrs = (sy_hdr_store){0};
     } else {
         snprintf(msg, msglen, "out of memory");
         return NULL;
@@ -428,7 +403,7 @@ static sy_transfer *start_transfer(sy_upstream *u, int get, const sy_http_reques
     t->cbs = cbs;
     t->ctx = ctx;
     t->prev = t->next = NULL;
-    t->hdrs_len = 0;
+    sy_hdr_store_clear(&t->hdrs);
     t->hdr_bytes = 0;
     t->hdr_too_large = 0;
     t->headers_seen = 0;
