@@ -10,6 +10,7 @@
 #include "rollout_live.h"
 #include "router.h"
 #include "runtime.h"
+#include "transport_h1.h"
 
 /* One endpoint's live state, read under its mutex. */
 static void endpoint_state(cJSON *e, sy_router *r, const sy_policy *p,
@@ -89,6 +90,13 @@ void sy_admin_status(sy_conn *c, const sy_policy *p, sy_router *r)
             /* As written when it used ${VAR}: environment values are never printed. */
             const char *url = ep->base_url_raw ? ep->base_url_raw : ep->base_url;
             cJSON_AddStringToObject(e, "base_url", url ? url : "");
+            /* Who sends its requests (server.http_client, transport_h1.h): a
+             * plugin that answers itself needs no client; one that derives its
+             * URL (no base_url) builds https:// ones (holysheep's regions). */
+            int builtin = p->server.http_client == SY_HTTP_CLIENT_BUILTIN && ep->base_url &&
+                          sy_transport_h1_serves(ep->base_url);
+            cJSON_AddStringToObject(e, "http_client", pr->plugin && pr->plugin->local_reply ? "local"
+                                                      : builtin ? "builtin" : "curl");
             cJSON_AddNumberToObject(e, "priority", ep->priority);
             endpoint_state(e, r, p, pr, ep);
             cJSON_AddItemToArray(eps, e);

@@ -168,6 +168,28 @@ static h1_host *host_for(h1_tp *tp, const char *auth, size_t len)
     return h->addr_len ? h : NULL;
 }
 
+/* A proxy set in the environment: libcurl honours it, this client does not. */
+static int proxy_in_env(void)
+{
+    static const char *const vars[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
+    for (size_t i = 0; vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return 1;
+    }
+    return 0;
+}
+
+int sy_transport_h1_serves(const char *url)
+{
+    const char *auth, *path;
+    size_t alen;
+    if (!url || proxy_in_env() || split_url(url, &auth, &alen, &path) != 0) return 0;
+    h1_host h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.authority, auth, alen);
+    return resolve_literal(&h) == 0;
+}
+
 static int h1_accepts(sy_transport *t, const char *url)
 {
     h1_tp *tp = (h1_tp *)t;
@@ -747,10 +769,7 @@ sy_transport *sy_transport_h1_new(struct event_base *base)
     if (!tp) return NULL;
     tp->base.ops = &h1_ops;
     tp->evbase = base;
-    /* libcurl honours these; this client does not speak to proxies. */
-    static const char *const proxy_vars[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
-    for (size_t i = 0; proxy_vars[i]; i++)
-        if (getenv(proxy_vars[i]) && *getenv(proxy_vars[i])) tp->proxy_in_env = 1;
+    tp->proxy_in_env = proxy_in_env(); /* read once: the environment does not change */
     return &tp->base;
 }
 

@@ -27,6 +27,11 @@
 struct event_base;
 
 sy_transport *sy_transport_h1_new(struct event_base *base);
+
+/* Would this client send to url (an endpoint's base URL, or a request's)?
+ * http://, an IP address or localhost, no proxy in the environment: what
+ * accepts() says, without a transport; for /admin/status. */
+int sy_transport_h1_serves(const char *url);
 /* Closes every connection; exchanges still running end without callbacks. */
 void sy_transport_h1_free(sy_transport *t);
 

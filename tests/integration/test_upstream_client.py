@@ -186,7 +186,7 @@ def policy(upstream, max_attempts=1):
     engine (max_attempts 1), so what the server sees is the transport's doing alone."""
     return "\n".join([
         "version: 1", "server:", "  listen: 127.0.0.1:1", "  request_timeout: 20s",
-        "  access_log: \"off\"",
+        "  access_log: \"off\"", f"  admin_key: {harness.secret_ref(harness.ADMIN_KEY)}",
         "providers:", "  primary:", "    plugin: openai",
         f"    api_key: {harness.secret_ref(harness.PRIMARY_KEY)}", "    endpoints:",
         f"      - {{name: raw, base_url: \"{upstream.base_url()}\"}}",
@@ -226,6 +226,27 @@ class UpstreamClientCase(IntegrationCase):
 
 
 class KeepAlive(UpstreamClientCase):
+    def test_admin_status_names_the_client(self):
+        # /admin/status says which client sends each endpoint's requests: the built-in
+        # one for http:// by address (the default), libcurl with server.http_client: curl
+        # (the -curl run) and for https:// whatever the setting.
+        up = RawUpstream(lambda c, n, req: [http_answer(chat_answer())])
+        self.addCleanup(up.stop)
+        self.up = up
+        text = policy(up).replace(
+            f"      - {{name: raw, base_url: \"{up.base_url()}\"}}\n",
+            f"      - {{name: raw, base_url: \"{up.base_url()}\", priority: 1}}\n"
+            "      - {name: tls, base_url: \"https://127.0.0.1:9/v1\", priority: 2}\n")
+        router = self.start_router(text)
+        r = router.get("/admin/status", headers={"Authorization": f"Bearer {harness.ADMIN_KEY}"})
+        self.assertEqual(r.status, 200, r)
+        eps = {e["endpoint"]: e for e in r.json()["endpoints"]}
+        want = os.environ.get("SWITCHYARD_TEST_HTTP_CLIENT") or "builtin"
+        self.assertEqual(eps["raw"]["http_client"], want, eps["raw"])
+        self.assertEqual(eps["tls"]["http_client"], "curl", eps["tls"])
+        self.assertAnswer(router.chat(chat_body()))
+        self.assertEqual(up.counts(), [1])
+
     def test_sequential_requests_reuse_one_connection(self):
         up, router = self.start(lambda c, n, req: [http_answer(chat_answer(f"answer {n}"))])
         for i in range(5):
