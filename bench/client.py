@@ -13,6 +13,18 @@
       opens N connections, sends a streamed request on each, waits until every
       one has received its first event, prints "READY n" and holds them open
       until F exists (or stdin closes when no F), then closes them all.
+  client.py paced URL BODY [--requests N] [--warmup W] [--events E] [--save F]
+                           [--reference F] [--header ...]
+      N streamed requests one after the other on one keep-alive connection, for
+      an upstream that pauses between content events (mock-upstream
+      --chunk-delay-ms); records when each SSE event arrived (the read that
+      completed it), as µs after the request was sent, one line per answer in F.
+      Prints the p50/p99/max gap between consecutive content events (from one
+      event to the next that is not [DONE]: the mock sends [DONE] right after
+      the last content event), the p50 time to the first and to the last event
+      and, with --reference (the F of a run without a proxy), how much later
+      than the reference's median arrival of the same event each event came:
+      p50, p99 and max. Every answer must have E events.
 
 Every request carries Content-Type: application/json and the bench's client key
 (Authorization: Bearer sk-bench-client), as bench/chat.lua sends; --users U adds
@@ -208,6 +220,69 @@ def cmd_first_chunk(a, body):
     return 0
 
 
+class PacedAnswer(Answer):
+    """An Answer that notes when each SSE event (ended by a blank line) arrived."""
+
+    def reset(self):
+        super().reset()
+        self.events = []      # (arrival ns, is [DONE])
+        self.pending = b""    # body bytes of the event not yet complete
+
+    def _body(self, data, now):
+        super()._body(data, now)
+        self.pending = (self.pending + data).replace(b"\r\n", b"\n")
+        while True:
+            end = self.pending.find(b"\n\n")
+            if end < 0:
+                return
+            event, self.pending = self.pending[:end], self.pending[end + 2:]
+            if event.strip():
+                self.events.append((now, event.strip() == b"data: [DONE]"))
+
+
+def cmd_paced(a, body):
+    host, port, path = parse_url(a.url)
+    s = connect(host, port)
+    s.settimeout(30)   # a proxy that never flushes an event fails the run, not hangs it
+    req = request_bytes(host, port, path, body, a.header)
+    offsets, gaps = [], []
+    for i in range(a.requests + a.warmup):
+        ans = PacedAnswer()
+        t0 = time.perf_counter_ns()
+        s.sendall(req)
+        while not ans.done:
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                sys.exit("client: no byte for 30 s (%d events so far)" % len(ans.events))
+            if not data:
+                sys.exit("client: the server closed the connection")
+            ans.feed(data, time.perf_counter_ns())
+        if ans.status != 200 or len(ans.events) != a.events:
+            sys.exit("client: status %s, %d events (want %d)" % (ans.status, len(ans.events), a.events))
+        if i < a.warmup:
+            continue
+        at = [(t - t0) / 1000.0 for t, _ in ans.events]
+        offsets.append(at)
+        gaps += [at[k + 1] - at[k] for k in range(len(at) - 1) if not ans.events[k + 1][1]]
+    s.close()
+    gaps = gaps or [0.0]   # one content event: no gap to measure
+    if a.save:
+        with open(a.save, "w") as f:
+            for at in offsets:
+                f.write(",".join("%.0f" % x for x in at) + "\n")
+    out = "gap_p50_us=%.0f gap_p99_us=%.0f gap_max_us=%.0f first_p50_us=%.0f last_p50_us=%.0f" % (
+        pct(gaps, 50), pct(gaps, 99), max(gaps), pct([at[0] for at in offsets], 50),
+        pct([at[-1] for at in offsets], 50))
+    if a.reference:
+        ref = [[float(x) for x in l.split(",")] for l in open(a.reference) if l.strip()]
+        median = [pct([r[k] for r in ref], 50) for k in range(a.events)]
+        late = [at[k] - median[k] for at in offsets for k in range(a.events)]
+        out += " late_p50_us=%.0f late_p99_us=%.0f late_max_us=%.0f" % (pct(late, 50), pct(late, 99), max(late))
+    print(out + " requests=%d events=%d" % (len(offsets), a.events))
+    return 0
+
+
 def cmd_hold(a, body):
     host, port, path = parse_url(a.url)
     sel = selectors.DefaultSelector()
@@ -269,7 +344,7 @@ def cmd_hold(a, body):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cmd", choices=["load", "first-chunk", "hold"])
+    p.add_argument("cmd", choices=["load", "first-chunk", "hold", "paced"])
     p.add_argument("url")
     p.add_argument("body")
     p.add_argument("--requests", type=int, default=1000)
@@ -279,10 +354,13 @@ def main():
     p.add_argument("--streams", type=int, default=10000)
     p.add_argument("--batch", type=int, default=250)
     p.add_argument("--hold-file")
+    p.add_argument("--events", type=int, default=6, help="paced: SSE events per answer")
+    p.add_argument("--save", help="paced: write every answer's event arrivals (µs) here")
+    p.add_argument("--reference", help="paced: a --save file to measure lateness against")
     p.add_argument("--header", action="append", default=[])
     a = p.parse_args()
     body = open(a.body, "rb").read()
-    fn = {"load": cmd_load, "first-chunk": cmd_first_chunk, "hold": cmd_hold}[a.cmd]
+    fn = {"load": cmd_load, "first-chunk": cmd_first_chunk, "hold": cmd_hold, "paced": cmd_paced}[a.cmd]
     sys.exit(fn(a, body))
 
 

@@ -164,6 +164,28 @@ if fc:
     print("\nTarget: switchyard adds at most %d µs to the first event (p50). The client is Python "
           "(bench/client.py); its own time is the same on every row and cancels in the difference.\n" % FIRST_MAX_US)
 
+pc = {e[1]: kv(e[2:]) for e in extra if e[0] == "paced"}
+if pc:
+    v0 = next(iter(pc.values()))
+    ms = lambda v, k: "%.1f" % (float(v[k]) / 1000)
+    print("## Paced events: nothing held back (mock pausing %s ms between content events, %s requests "
+          "one at a time)\n" % (v0["delay_ms"], v0["requests"]))
+    print("| target | gap p50 ms | gap p99 ms | first event p50 ms | last event p50 ms "
+          "| later than direct, p99 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for t in TARGETS:
+        if t in pc:
+            v = pc[t]
+            print("| %s | %s | %s | %s | %s | %s | %s |" % (
+                t, ms(v, "gap_p50_us"), ms(v, "gap_p99_us"), ms(v, "first_p50_us"), ms(v, "last_p50_us"),
+                ms(v, "late_p99_us"), ms(v, "late_max_us")))
+    print("\nWhen each SSE event reached the client: the gap between consecutive content events is about "
+          "%s ms through a proxy that passes each event on as it comes, and \"later than direct\" compares "
+          "every event with direct's median arrival of the same event (direct's own row is the noise floor); "
+          "a proxy holding events back shows gaps far from %s ms (near 0 when it sends them all together "
+          "at the end, or far above) and events tens of ms later than direct.\n"
+          % (v0["delay_ms"], v0["delay_ms"]))
+
 os_ = {e[1]: kv(e[2:]) for e in extra if e[0] == "open_streams"}
 if os_:
     print("## Open streams (open-file limit %s)\n" % nofile)

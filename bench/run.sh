@@ -19,14 +19,15 @@
 # answer), pinned (proxy and upstream on one CPU, wrk on the other) and not, plain
 # JSON and streamed (6 SSE events) at each of $CONNS connections, and prints
 # markdown tables (also written to bench/results/). Then: the first SSE chunk added
-# over direct, RSS with N open streams, --workers 2 against 1, and (SOAK=seconds)
-# RSS over a long run at load. A target that is not available is skipped with a
+# over direct, the arrival of every event of streams from an upstream that pauses
+# between events (nothing held back), RSS with N open streams, --workers 2 against
+# 1, and (SOAK=seconds) RSS over a long run at load. A target that is not available is skipped with a
 # message.
 #
 # Environment:
 #   BUILD=DIR            build directory (the first argument wins)
 #   QUICK=1              a short check: DURATION=2s WARMUP=1s, fewer first-chunk
-#                        requests and open streams (explicit settings still win)
+#                        and paced requests and open streams (explicit settings win)
 #   DURATION=10s         wrk run time per row
 #   WARMUP=1s            untimed wrk run before each row, same connections (whole
 #                        seconds or more, as wrk takes them; 0: none)
@@ -50,6 +51,9 @@
 #   BODY=bench/chat-1k.json  request body
 #   RESULTS=bench/results    where results go
 #   FIRST_CHUNK=2000     streamed requests for the first-chunk latency (0: skip)
+#   PACED=200            streamed requests, one at a time, per target from a mock that
+#                        pauses between events: when each event arrives (0: skip)
+#   PACED_DELAY_MS=20    that mock's pause between content events (--chunk-delay-ms)
 #   OPEN_STREAMS=10000   streams held open for the RSS per stream (0: skip); capped by
 #                        the open-file limit (a proxied stream holds two descriptors)
 #   WORKERS_CHECK=1      --workers 2 against --workers 1 (0: skip)
@@ -68,6 +72,7 @@ if [ "${QUICK:-0}" = 1 ]; then
     DURATION=${DURATION:-2s}
     WARMUP=${WARMUP:-1s}
     FIRST_CHUNK=${FIRST_CHUNK:-300}
+    PACED=${PACED:-30}
     OPEN_STREAMS=${OPEN_STREAMS:-2000}
 fi
 DURATION=${DURATION:-10s}
@@ -88,6 +93,8 @@ NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-64}
 BODY=${BODY:-$ROOT/bench/chat-1k.json}
 RESULTS=${RESULTS:-$ROOT/bench/results}
 FIRST_CHUNK=${FIRST_CHUNK:-2000}
+PACED=${PACED:-200}
+PACED_DELAY_MS=${PACED_DELAY_MS:-20}
 OPEN_STREAMS=${OPEN_STREAMS:-10000}
 WORKERS_CHECK=${WORKERS_CHECK:-1}
 SOAK=${SOAK:-0}
@@ -768,6 +775,122 @@ if [ "$FIRST_CHUNK" -gt 0 ] && [[ " $MODES " == *" stream "* ]] && [[ " $UPSTREA
     done
 fi
 
+# --- fresh proxies for the stream sections -----------------------------------
+# A fresh TARGET in front of upstream U (UP_URL[U]), set up for streams as in the
+# streamed rows: nginx with proxy_buffering off and room for the connections,
+# HAProxy with option http-no-delay, switchyard on its policy. Sets FRESH_PID (the
+# process measured: nginx's worker), FRESH_KILL (the one to stop) and FRESH_URL;
+# 1 for a target that has no such proxy (direct, portkey) or did not start.
+start_fresh_proxy() { # TARGET UPSTREAM NAME MAXCONN
+    local t=$1 u=$2 name=$3 maxconn=$4 d p
+    case $t in
+    nginx)
+        d=$TMP/$name
+        mkdir -p "$d/logs"
+        p=$(free_port)
+        cat > "$d/nginx.conf" <<EOF
+$(nginx_user_line)
+worker_processes 1;
+worker_rlimit_nofile $NOFILE;
+pid $d/nginx.pid;
+error_log $d/logs/error.log warn;
+events { worker_connections $((NOFILE - 50)); }
+http {
+$(nginx_common "$d")
+    upstream up { server ${UP_URL[$u]#http://}; keepalive $NGINX_KEEPALIVE; }
+    server {
+        listen 127.0.0.1:$p backlog=4096;
+        location / {
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+EOF
+        start_nginx "$d" "nginx ($name)" || return 1
+        FRESH_PID=$NGINX_WORKER
+        FRESH_KILL=$NGINX_PID
+        FRESH_URL=http://127.0.0.1:$p/v1/chat/completions
+        wait_ready "$FRESH_URL" "$NGINX_PID" nginx || return 1
+        ;;
+    haproxy)
+        d=$TMP/$name
+        mkdir -p "$d"
+        p=$(free_port)
+        cat > "$d/haproxy.cfg" <<EOF
+$(haproxy_global "$maxconn")
+frontend fe_stream
+    bind 127.0.0.1:$p
+    option http-no-delay
+    default_backend be_stream
+backend be_stream
+    server up ${UP_URL[$u]#http://}
+EOF
+        start_haproxy "$d" "haproxy ($name)" || return 1
+        FRESH_PID=$HAPROXY_PID
+        FRESH_KILL=$HAPROXY_PID
+        FRESH_URL=http://127.0.0.1:$p/v1/chat/completions
+        wait_ready "$FRESH_URL" "$HAPROXY_PID" haproxy || return 1
+        ;;
+    switchyard | switchyard-full)
+        start_switchyard "$t" "$u" 1 "$name" || return 1
+        FRESH_PID=$SY_LAST_PID
+        FRESH_KILL=$SY_LAST_PID
+        FRESH_URL=$SY_LAST_URL
+        ;;
+    *) return 1 ;;
+    esac
+}
+stop_fresh_proxy() {
+    kill -TERM "$FRESH_KILL" 2>/dev/null || true
+    wait "$FRESH_KILL" 2>/dev/null || true
+}
+
+# --- paced events -------------------------------------------------------------
+# The first-chunk section's mock sends a whole stream at once, and the end of an
+# answer flushes whatever a proxy held back; a proxy that holds an event while
+# the stream is unfinished (HAProxy without http-no-delay: up to 200 ms) shows
+# only against an upstream that pauses. A second mock pauses PACED_DELAY_MS
+# between content events; bench/client.py paced sends PACED streamed requests one
+# at a time on one connection through a fresh proxy of each target (direct first:
+# the reference) and notes when every event arrives. Unpinned: the pauses are
+# milliseconds, far above what pinning changes.
+if [ "$PACED" -gt 0 ] && [[ " $MODES " == *" stream "* ]]; then
+    apply_pinning unpinned
+    start_mock paced --chunks "$CHUNKS" --chunk-delay-ms "$PACED_DELAY_MS"
+    UP_URL[paced]=http://127.0.0.1:$MOCK_PORT_paced
+    for t in direct "${ACTIVE[@]}"; do
+        case $t in
+        direct)
+            [ -s "$OUT/paced-direct.csv" ] && continue
+            purl=${UP_URL[paced]}/v1/chat/completions
+            ;;
+        portkey) continue ;;
+        *)
+            if ! start_fresh_proxy "$t" paced "$t-paced" 100; then
+                skip "paced events $t" "the proxy did not start"
+                continue
+            fi
+            purl=$FRESH_URL
+            ;;
+        esac
+        # direct is measured against its own medians: the lateness's noise floor
+        if r=$(python3 "$CLIENT" paced "$purl" "$STREAM_BODY" --requests "$PACED" --warmup 5 \
+            --events $((CHUNKS + 1)) --save "$OUT/paced-$t.csv" --reference "$OUT/paced-direct.csv" 2> "$TMP/paced.err"); then
+            note "paced events, $t: $r"
+            extra "paced $t delay_ms=$PACED_DELAY_MS $r"
+        else
+            skip "paced events $t" "$(tail -n 2 "$TMP/paced.err" | tr '\n' ' ')"
+            [ "$t" = direct ] && break   # no reference: nothing to compare with
+        fi
+        [ "$t" = direct ] || stop_fresh_proxy
+    done
+    kill -TERM "$MOCK_PID_paced" 2>/dev/null || true
+    wait "$MOCK_PID_paced" 2>/dev/null || true
+fi
+
 # --- --workers 2 against --workers 1 ------------------------------------------
 # On a 2-core machine wrk and the upstream share the cores with the proxy, so a
 # second worker cannot show twice the throughput here. Measured: unpinned,
@@ -829,65 +952,10 @@ if [ "$OPEN_STREAMS" -gt 0 ] && [[ " $MODES " == *" stream "* ]]; then
     start_mock slow --chunks 3600 --chunk-delay-ms 1000
     UP_URL[slow]=http://127.0.0.1:$MOCK_PORT_slow
     for t in "${ACTIVE[@]}"; do
-        case $t in
-        nginx)
-            d=$TMP/nginx-slow
-            mkdir -p "$d/logs"
-            p=$(free_port)
-            cat > "$d/nginx.conf" <<EOF
-$(nginx_user_line)
-worker_processes 1;
-worker_rlimit_nofile $NOFILE;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections $((NOFILE - 50)); }
-http {
-$(nginx_common "$d")
-    upstream slow { server 127.0.0.1:$MOCK_PORT_slow; keepalive $NGINX_KEEPALIVE; }
-    server {
-        listen 127.0.0.1:$p backlog=4096;
-        location / {
-            proxy_pass http://slow;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_buffering off;
-        }
-    }
-}
-EOF
-            start_nginx "$d" "nginx (open streams)" || continue
-            spid=$NGINX_WORKER
-            kpid=$NGINX_PID
-            surl=http://127.0.0.1:$p/v1/chat/completions
-            wait_ready "$surl" "$NGINX_PID" nginx || continue
-            ;;
-        haproxy)
-            d=$TMP/haproxy-slow
-            mkdir -p "$d"
-            p=$(free_port)
-            cat > "$d/haproxy.cfg" <<EOF
-$(haproxy_global $((OPEN_STREAMS + 100)))
-frontend fe_slow
-    bind 127.0.0.1:$p
-    option http-no-delay
-    default_backend be_slow
-backend be_slow
-    server up 127.0.0.1:$MOCK_PORT_slow
-EOF
-            start_haproxy "$d" "haproxy (open streams)" || continue
-            spid=$HAPROXY_PID
-            kpid=$HAPROXY_PID
-            surl=http://127.0.0.1:$p/v1/chat/completions
-            wait_ready "$surl" "$HAPROXY_PID" haproxy || continue
-            ;;
-        switchyard | switchyard-full)
-            start_switchyard "$t" slow 1 "$t-open-streams" || continue
-            spid=$SY_LAST_PID
-            kpid=$SY_LAST_PID
-            surl=$SY_LAST_URL
-            ;;
-        *) continue ;;
-        esac
+        start_fresh_proxy "$t" slow "$t-open-streams" $((OPEN_STREAMS + 100)) || continue
+        spid=$FRESH_PID
+        kpid=$FRESH_KILL
+        surl=$FRESH_URL
         rss0=$(status_kb "$spid" VmRSS)
         rm -f "$TMP/release"
         python3 "$CLIENT" hold "$surl" "$STREAM_BODY" --streams "$OPEN_STREAMS" \
