@@ -83,11 +83,11 @@ ssize_t sy_h1_head(sy_h1_resp *r, const char *buf, size_t len)
     size_t from = r->scanned > 2 ? r->scanned - 2 : 0;
     size_t end = head_end(buf, len, from);
     if (!end) {
-        if (len > SY_H1_HEAD_MAX) return fail(r, "upstream header too large (more than 64 KiB)");
+        if (len > SY_H1_HEAD_MAX) return fail(r, SY_HDR_TOO_LARGE);
         r->scanned = len;
         return 0;
     }
-    if (end > SY_H1_HEAD_MAX) return fail(r, "upstream header too large (more than 64 KiB)");
+    if (end > SY_H1_HEAD_MAX) return fail(r, SY_HDR_TOO_LARGE);
     r->scanned = 0;
 
     /* Status line: HTTP/1.x SSS[ reason] */
@@ -99,7 +99,7 @@ ssize_t sy_h1_head(sy_h1_resp *r, const char *buf, size_t len)
         return fail(r, "upstream sent a malformed status line");
     int status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
     int keep_alive = p[7] == '1';
-    int chunked = 0, other_coding = 0;
+    int chunked = 0, coded = 0; /* a Transfer-Encoding came; its last coding was chunked */
     int64_t length = -1;
     sy_hdr_store_clear(&r->hdrs);
 
@@ -127,8 +127,8 @@ ssize_t sy_h1_head(sy_h1_resp *r, const char *buf, size_t len)
             length = n;
         } else if (nl == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
             /* Several lines make one list, whose last coding is the last line's. */
+            coded = 1;
             chunked = last_is_chunked(v, vl);
-            other_coding = !chunked;
         } else if (nl == 10 && strncasecmp(p, "connection", 10) == 0) {
             if (has_token(v, vl, "close")) keep_alive = 0;
             else if (has_token(v, vl, "keep-alive")) keep_alive = 1;
@@ -146,11 +146,11 @@ ssize_t sy_h1_head(sy_h1_resp *r, const char *buf, size_t len)
     r->keep_alive = keep_alive;
     if (status == 204 || status == 304) {
         r->framing = SY_H1_NONE;
-    } else if (chunked && !other_coding) {
+    } else if (chunked) {
         r->framing = SY_H1_CHUNKED;
         r->chunk_state = CH_SIZE;
         if (length >= 0) r->keep_alive = 0; /* both: chunked wins, and trust the connection no more */
-    } else if (other_coding) {
+    } else if (coded) {
         r->framing = SY_H1_CLOSE; /* a coding we do not undo ends with the connection */
         r->keep_alive = 0;
     } else if (length >= 0) {

@@ -29,7 +29,7 @@
 
 #include "header_store.h"
 
-#define SY_H1_HEAD_MAX (64u * 1024u) /* more head bytes than this: refused */
+#define SY_H1_HEAD_MAX SY_HDR_HEAD_MAX /* more head bytes than this: refused */
 
 typedef enum sy_h1_framing {
     SY_H1_NONE,    /* no body (204, 304, Content-Length: 0) */

@@ -3,7 +3,8 @@
  * buffer of name\0value\0 pairs, bounded (a header that does not fit is not
  * kept; the answer goes on). Both upstream clients keep their answers'
  * headers here (transport_h1.c through h1_response.c, upstream.c), so
- * transport.h's header() reads the same way whichever client fetched them.
+ * transport.h's header() reads the same way whichever client fetched them,
+ * and both refuse a head over the same limit with the same words.
  */
 #ifndef SY_HEADER_STORE_H
 #define SY_HEADER_STORE_H
@@ -11,6 +12,10 @@
 #include <stddef.h>
 
 #define SY_HDR_STORE_MAX 8192u /* header bytes kept per answer */
+/* An answer whose head (status line and headers) is longer than this is
+ * refused by either client, with SY_HDR_TOO_LARGE as the reason. */
+#define SY_HDR_HEAD_MAX (64u * 1024u)
+#define SY_HDR_TOO_LARGE "upstream header too large (more than 64 KiB)"
 
 typedef struct sy_hdr_store {
     char *buf;

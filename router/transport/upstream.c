@@ -13,7 +13,6 @@
 #include "header_store.h"
 
 #define HDR_STORE_FIRST 1024 /* the header store's first allocation (header_store.h) */
-#define HDR_MAX (64u * 1024u) /* more response header bytes than this: refused */
 #define POOL_MAX 256   /* idle easy handles kept per worker */
 
 /* One upstream socket. Indexed by fd in sy_upstream.socks: curl forgets the
@@ -47,7 +46,7 @@ struct sy_transfer {
      * an 8 KiB array in the struct would cost every open stream its pages. */
     sy_hdr_store hdrs;
     size_t hdr_bytes;  /* header bytes of the current response, all of them */
-    int hdr_too_large; /* more than HDR_MAX: aborted */
+    int hdr_too_large; /* more than SY_HDR_HEAD_MAX: aborted */
     int headers_seen;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -219,7 +218,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
         t->hdr_bytes = 0;
     }
     t->hdr_bytes += n;
-    if (t->hdr_bytes > HDR_MAX) {
+    if (t->hdr_bytes > SY_HDR_HEAD_MAX) {
         t->hdr_too_large = 1;
         return 0; /* abort: curl reports a write error */
     }
@@ -336,7 +335,7 @@ static sy_xfer_error map_error(CURLcode c)
 }
 
 /* The transfer failed on its response headers being too large: ours (over
- * HDR_MAX), or curl's own limit on one header line (100 KiB), which curl
+ * SY_HDR_HEAD_MAX), or curl's own limit on one header line (100 KiB), which curl
  * before 8.6 reports as "Out of memory" and later as CURLE_TOO_LARGE. */
 static int header_too_large(const sy_transfer *t, CURLcode code)
 {
@@ -366,7 +365,7 @@ static void check_done(sy_upstream *u)
         sy_xfer_error err = map_error(code);
         if (header_too_large(t, code)) {
             err = SY_XFER_IO;
-            snprintf(msg, sizeof msg, "upstream header too large (more than %u KiB)", HDR_MAX / 1024);
+            snprintf(msg, sizeof msg, "%s", SY_HDR_TOO_LARGE);
         } else if (code != CURLE_OK) {
             snprintf(msg, sizeof msg, "%s", t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
         }
