@@ -12,6 +12,18 @@
 #include "runtime.h"
 #include "transport_h1.h"
 
+/* Who sends an endpoint's requests (server.http_client, transport_h1.h). A
+ * plugin that answers itself needs no client. base_url is the URL the engine
+ * sends to, the plugin's own when it derives one (holysheep's region). */
+static const char *endpoint_client(const sy_policy *p, const sy_policy_provider *pr,
+                                   const sy_policy_endpoint *ep)
+{
+    if (pr->plugin && pr->plugin->local_reply) return "local";
+    int builtin = p->server.http_client == SY_HTTP_CLIENT_BUILTIN && ep->base_url &&
+                  sy_transport_h1_serves(ep->base_url);
+    return builtin ? "builtin" : "curl";
+}
+
 /* One endpoint's live state, read under its mutex. */
 static void endpoint_state(cJSON *e, sy_router *r, const sy_policy *p,
                            const sy_policy_provider *pr, const sy_policy_endpoint *ep)
@@ -90,13 +102,7 @@ void sy_admin_status(sy_conn *c, const sy_policy *p, sy_router *r)
             /* As written when it used ${VAR}: environment values are never printed. */
             const char *url = ep->base_url_raw ? ep->base_url_raw : ep->base_url;
             cJSON_AddStringToObject(e, "base_url", url ? url : "");
-            /* Who sends its requests (server.http_client, transport_h1.h): a
-             * plugin that answers itself needs no client; one that derives its
-             * URL (no base_url) builds https:// ones (holysheep's regions). */
-            int builtin = p->server.http_client == SY_HTTP_CLIENT_BUILTIN && ep->base_url &&
-                          sy_transport_h1_serves(ep->base_url);
-            cJSON_AddStringToObject(e, "http_client", pr->plugin && pr->plugin->local_reply ? "local"
-                                                      : builtin ? "builtin" : "curl");
+            cJSON_AddStringToObject(e, "http_client", endpoint_client(p, pr, ep));
             cJSON_AddNumberToObject(e, "priority", ep->priority);
             endpoint_state(e, r, p, pr, ep);
             cJSON_AddItemToArray(eps, e);

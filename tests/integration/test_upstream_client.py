@@ -236,7 +236,10 @@ class KeepAlive(UpstreamClientCase):
         text = policy(up).replace(
             f"      - {{name: raw, base_url: \"{up.base_url()}\"}}\n",
             f"      - {{name: raw, base_url: \"{up.base_url()}\", priority: 1}}\n"
-            "      - {name: tls, base_url: \"https://127.0.0.1:9/v1\", priority: 2}\n")
+            "      - {name: tls, base_url: \"https://127.0.0.1:9/v1\", priority: 2}\n"
+            "  relay:\n    plugin: holysheep\n"
+            f"    api_key: {harness.secret_ref(harness.RELAY_KEY)}\n"
+            "    endpoints:\n      - {name: derived, region: cn-north}\n")
         router = self.start_router(text)
         r = router.get("/admin/status", headers={"Authorization": f"Bearer {harness.ADMIN_KEY}"})
         self.assertEqual(r.status, 200, r)
@@ -244,6 +247,8 @@ class KeepAlive(UpstreamClientCase):
         want = os.environ.get("SWITCHYARD_TEST_HTTP_CLIENT") or "builtin"
         self.assertEqual(eps["raw"]["http_client"], want, eps["raw"])
         self.assertEqual(eps["tls"]["http_client"], "curl", eps["tls"])
+        # No base_url: the plugin derives it from the region (https://...), so libcurl.
+        self.assertEqual(eps["derived"]["http_client"], "curl", eps["derived"])
         self.assertAnswer(router.chat(chat_body()))
         self.assertEqual(up.counts(), [1])
 
