@@ -56,21 +56,21 @@ void ex_timer_clear(sy_exec *x)
 
 /* ------------------------------------------------- one attempt's end */
 
+static void emit_endpoint(void *router, const sy_endpoint_state *s)
+{
+    sy_router_emit_endpoint(router, s);
+}
+
 /* Hand the breaker permit back and feed the endpoint's latency. */
 void ex_attempt_release(sy_exec *x, sy_breaker_outcome outcome)
 {
     sy_endpoint_state *s = x->eps;
     if (!s) return;
     uint64_t t = now(x);
-    pthread_mutex_lock(&s->mu);
-    if (s->ewma.in_flight) s->ewma.in_flight--;
-    if (x->attempt_ttfb) sy_ewma_observe(&s->ewma, x->attempt_ttfb - x->attempt_start, t);
-    int changed = 0;
-    if (x->permit_held)
-        changed = sy_breaker_release(&s->breaker, &x->pol->breaker, t, x->permit, outcome);
-    if (changed) sy_router_emit_endpoint(x->env.router, s);
-    pthread_mutex_unlock(&s->mu);
-    if (changed && s->breaker.state == SY_BREAKER_OPEN)
+    sy_endpoint_attempt_ends(s);
+    if (x->attempt_ttfb) sy_endpoint_observe_latency(s, x->attempt_ttfb - x->attempt_start, t);
+    if (x->permit_held &&
+        sy_endpoint_release(s, &x->pol->breaker, t, x->permit, outcome, emit_endpoint, x->env.router))
         sy_log_warn("breaker of %s/%s opened: %d consecutive failures; no attempts for %" PRId64
                     " ms", s->provider, s->endpoint, x->pol->breaker.failure_threshold,
                     x->pol->breaker.open_for_ms);
@@ -84,9 +84,7 @@ static void cool_endpoint(sy_exec *x, const sy_plan_step *s, int64_t ms)
     if (!st) return;
     if (ms > MAX_COOL_MS) ms = MAX_COOL_MS;
     uint64_t until = now(x) + (uint64_t)ms * NS_PER_MS;
-    pthread_mutex_lock(&st->mu);
-    sy_cooldown_set(&st->cool, s->model, until, now(x));
-    pthread_mutex_unlock(&st->mu);
+    sy_endpoint_cool(st, s->model, until, now(x));
 }
 
 void ex_emit_attempt(sy_exec *x, int status, const char *failure, int retried)
@@ -347,11 +345,7 @@ static void attempt_start(sy_exec *x, sy_endpoint_state *st, sy_breaker_permit p
     x->eps = st;
     x->permit = permit;
     x->permit_held = st != NULL;
-    if (st) {
-        pthread_mutex_lock(&st->mu);
-        st->ewma.in_flight++;
-        pthread_mutex_unlock(&st->mu);
-    }
+    if (st) sy_endpoint_attempt_begins(st);
     x->preq = (sy_request){x->op, s->model, x->model, x->body, x->body_len, x->stream,
                            x->request_id, x->method, x->upstream_path, x->body_checked};
     sy_io_request io = {pl, s->provider->instance, &s->endpoint->view, &x->preq, NULL,
@@ -424,14 +418,15 @@ typedef struct soonest {
     uint64_t any;  /* soonest end of a cooldown or an open breaker; 0 none */
 } soonest;
 
-static void soonest_add(soonest *so, uint64_t cool_until, const sy_breaker *b)
+/* open_until: when the endpoint's open breaker may be tried again, or 0. */
+static void soonest_add(soonest *so, uint64_t cool_until, uint64_t open_until)
 {
     uint64_t at = 0;
     if (cool_until) {
         at = cool_until;
         if (!so->cool || at < so->cool) so->cool = at;
     }
-    if (b->state == SY_BREAKER_OPEN && b->open_until > at) at = b->open_until;
+    if (open_until > at) at = open_until;
     if (at && (!so->any || at < so->any)) so->any = at;
 }
 
@@ -454,20 +449,11 @@ static size_t find_endpoint(sy_exec *x, size_t from, int after, sy_breaker_permi
         sy_endpoint_state *st = sy_router_endpoint(x->env.router, s->provider, s->endpoint);
         if (st_out) *st_out = st;
         if (!st) return i; /* a policy not bound to the router: no breaker to ask */
-        pthread_mutex_lock(&st->mu);
-        sy_breaker_state before = st->breaker.state;
-        /* A model cooling after a 429 is asked first: no breaker permit is
-         * taken for an attempt that will not be made. */
-        uint64_t cool = sy_cooldown_until(&st->cool, s->model, t);
-        int ok = st->healthy && !cool &&
-                 (permit ? sy_breaker_acquire(&st->breaker, &x->pol->breaker, t, permit, NULL) ==
-                               SY_BREAKER_ALLOWED
-                         : sy_breaker_usable(&st->breaker, &x->pol->breaker, t));
-        if (st->breaker.state != before) sy_router_emit_endpoint(x->env.router, st);
-        if (!ok && st->healthy) soonest_add(so, cool, &st->breaker);
-        if (permit && cool && !x->back_status) x->back_status = 429;
-        pthread_mutex_unlock(&st->mu);
-        if (ok) return i;
+        sy_endpoint_look look = sy_endpoint_acquire(st, &x->pol->breaker, s->model, t, permit,
+                                                    emit_endpoint, x->env.router);
+        if (!look.ok && look.healthy) soonest_add(so, look.cool_until, look.open_until);
+        if (permit && look.cool_until && !x->back_status) x->back_status = 429;
+        if (look.ok) return i;
     }
     return SIZE_MAX;
 }
@@ -550,10 +536,8 @@ static void log_key_refused(sy_exec *x, const sy_plan_step *s, int status)
     int64_t wall = sy_loop_wall(x->env.loop);
     int log = 1;
     if (ps) {
-        pthread_mutex_lock(&ps->mu);
-        log = wall - ps->key_refused_logged_s >= 60;
-        if (log) ps->key_refused_logged_s = wall;
-        pthread_mutex_unlock(&ps->mu);
+        int64_t last = atomic_load_explicit(&ps->key_refused_logged_s, memory_order_relaxed);
+        log = wall - last >= 60 && atomic_compare_exchange_strong(&ps->key_refused_logged_s, &last, wall);
     }
     if (log)
         sy_log_error("provider %s refused its API key (HTTP %d from %s): its routes are skipped "
@@ -565,11 +549,8 @@ static int budget_allows(sy_exec *x, const sy_plan_step *s)
 {
     sy_provider_state *ps = sy_router_provider(x->env.router, s->provider);
     if (!ps) return 1;
-    pthread_mutex_lock(&ps->mu);
-    int ok = sy_retry_budget_take(&ps->budget, x->pol->retry.budget_ratio,
-                                  x->pol->retry.budget_min_per_second, now(x));
-    pthread_mutex_unlock(&ps->mu);
-    return ok;
+    return sy_retry_budget_take(&ps->budget, x->pol->retry.budget_ratio,
+                                x->pol->retry.budget_min_per_second, now(x));
 }
 
 /* An attempt failed (or could not be made). Decide: retry the route after a
@@ -668,10 +649,9 @@ static double latency_snapshot(void *ctx, const sy_policy_provider *prov, const 
     sy_exec *x = ctx;
     sy_endpoint_state *st = sy_router_endpoint(x->env.router, prov, ep);
     if (!st) return -1;
-    pthread_mutex_lock(&st->mu);
-    double ms = st->ewma.samples ? sy_ewma_cost(&st->ewma, 0) / 1e6 : -1;
-    pthread_mutex_unlock(&st->mu);
-    return ms;
+    sy_ewma w;
+    sy_endpoint_ewma(st, &w);
+    return w.samples ? sy_ewma_cost(&w, 0) / 1e6 : -1;
 }
 
 sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_sink *sink)
@@ -742,9 +722,7 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
             (i && x->plan.steps[i].provider == x->plan.steps[i - 1].provider))
             continue;
         if (pi < 64) counted |= 1ull << pi;
-        pthread_mutex_lock(&ps->mu);
         sy_retry_budget_request(&ps->budget, now(x));
-        pthread_mutex_unlock(&ps->mu);
     }
     x->step = 0;
     return x;

@@ -95,7 +95,6 @@ void sy_router_free(sy_router *r)
     for (unsigned i = 0; i < PROV_SLOTS; i++) {
         sy_provider_state *s = atomic_load(&r->provs[i]);
         if (!s) continue;
-        pthread_mutex_destroy(&s->mu);
         free(s->provider);
         free(s);
     }
@@ -169,7 +168,6 @@ int sy_router_bind(sy_router *r, const sy_policy *p)
                 free(s);
                 return -1;
             }
-            pthread_mutex_init(&s->mu, NULL);
             sy_retry_budget_init(&s->budget);
             atomic_store_explicit(&r->provs[slot], s, memory_order_release);
         }
@@ -183,10 +181,7 @@ int sy_router_bind(sy_router *r, const sy_policy *p)
                 free(s);
                 return -1;
             }
-            pthread_mutex_init(&s->mu, NULL);
-            sy_breaker_init(&s->breaker);
-            sy_ewma_init(&s->ewma);
-            s->healthy = 1;
+            sy_endpoint_init(s);
             atomic_store_explicit(&r->eps[slot], s, memory_order_release);
             sy_router_emit_endpoint(r, s);
         }

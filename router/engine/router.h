@@ -10,9 +10,10 @@
  * breaker of holysheep/cn-north is the same object before and after a SIGHUP
  * that changed an unrelated key. sy_router_bind (main thread, at every load)
  * creates the state of every endpoint of a policy; lookups from workers are
- * lock-free reads of an index published with it. Each state has its own
- * small mutex, held only for the few instructions of a breaker or budget
- * update (never across I/O).
+ * lock-free reads of an index published with it. A request on endpoints that
+ * answer takes no lock (endpoint.h); an endpoint's small mutex serialises its
+ * breaker's changes (a failure, a probe, a cooldown), never across I/O. The
+ * retry budget and the rate limit are lock-free.
  */
 #ifndef SY_ROUTER_H
 #define SY_ROUTER_H
@@ -23,27 +24,19 @@
 
 #include "breaker.h"
 #include "cooldown.h"
+#include "endpoint.h"
 #include "events.h"
 #include "ewma.h"
 #include "policy.h"
 #include "ratelimit.h"
 #include "retry_budget.h"
 
-typedef struct sy_endpoint_state {
-    char *provider, *endpoint; /* the key */
-    pthread_mutex_t mu;
-    sy_breaker breaker;
-    sy_cooldowns cool;         /* per model: a 429's Retry-After */
-    sy_ewma ewma;
-    int healthy;               /* 1 unless an active health check marked it down */
-    unsigned checks;           /* health probe results so far; 0: health not measured */
-} sy_endpoint_state;
-
+/* A provider's state: its retry budget and when its refused key was last
+ * logged. Both lock-free. */
 typedef struct sy_provider_state {
     char *provider;
-    pthread_mutex_t mu;
     sy_retry_budget budget;
-    int64_t key_refused_logged_s; /* last "key refused" log, wall seconds */
+    _Atomic int64_t key_refused_logged_s; /* last "key refused" log, wall seconds */
 } sy_provider_state;
 
 /* An observer of finished attempts and requests. Either callback may be NULL.

@@ -24,7 +24,7 @@ static const char *endpoint_client(const sy_policy *p, const sy_policy_provider 
     return builtin ? "builtin" : "curl";
 }
 
-/* One endpoint's live state, read under its mutex. */
+/* One endpoint's live state: the breaker's under its mutex, the EWMA's without. */
 static void endpoint_state(cJSON *e, sy_router *r, const sy_policy *p,
                            const sy_policy_provider *pr, const sy_policy_endpoint *ep)
 {
@@ -38,10 +38,11 @@ static void endpoint_state(cJSON *e, sy_router *r, const sy_policy *p,
     pthread_mutex_lock(&st->mu);
     sy_breaker b = st->breaker;
     uint64_t cool = sy_cooldown_latest(&st->cool, now);
-    sy_ewma w = st->ewma;
     int healthy = st->healthy;
     unsigned checks = st->checks;
     pthread_mutex_unlock(&st->mu);
+    sy_ewma w;
+    sy_endpoint_ewma(st, &w);
     /* As switchyard_breaker_state has it; an open breaker whose open_for is
      * over turns half-open when the next call for it arrives. */
     cJSON_AddStringToObject(e, "breaker", sy_breaker_state_name(b.state));

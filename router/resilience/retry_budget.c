@@ -1,44 +1,57 @@
-/* retry_budget.c - a sliding-window retry budget (see retry_budget.h). */
 #include "retry_budget.h"
 
-#include <string.h>
-
-void sy_retry_budget_init(sy_retry_budget *b) { memset(b, 0, sizeof *b); }
-
-/* The bucket of this second, emptied if it last held an older second. */
-static unsigned bucket(sy_retry_budget *b, uint64_t now_ns)
+void sy_retry_budget_init(sy_retry_budget *b)
 {
-    uint64_t sec = now_ns / 1000000000u;
-    unsigned i = (unsigned)(sec % SY_RETRY_BUDGET_SECONDS);
-    if (b->second[i] != sec) {
-        b->second[i] = sec;
-        b->requests[i] = 0;
-        b->retries[i] = 0;
+    for (unsigned i = 0; i < SY_RETRY_BUDGET_SECONDS; i++) {
+        atomic_init(&b->requests[i], 0);
+        atomic_init(&b->retries[i], 0);
     }
-    return i;
+    atomic_init(&b->exhausted, 0);
+}
+
+static uint32_t second_of(uint64_t now_ns) { return (uint32_t)(now_ns / 1000000000u); }
+
+/* Count one in the bucket of second sec: the bucket starts over when it
+ * still holds an older second. A bucket already holding a later second (a
+ * caller whose "now" is over the whole window late) is left alone. */
+static void bump(_Atomic uint64_t *bucket, uint32_t sec)
+{
+    uint64_t old = atomic_load_explicit(bucket, memory_order_relaxed), next;
+    do {
+        uint32_t held = (uint32_t)(old >> 32), count = (uint32_t)old;
+        if (held == sec) next = count < UINT32_MAX ? old + 1 : old;
+        else if ((int32_t)(sec - held) > 0) next = (uint64_t)sec << 32 | 1u;
+        else return;
+    } while (!atomic_compare_exchange_weak_explicit(bucket, &old, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+}
+
+/* A bucket's count if its second is inside the window ending at sec. */
+static double in_window(const _Atomic uint64_t *bucket, uint32_t sec)
+{
+    uint64_t w = atomic_load_explicit(bucket, memory_order_relaxed);
+    return sec - (uint32_t)(w >> 32) < SY_RETRY_BUDGET_SECONDS ? (double)(uint32_t)w : 0;
 }
 
 void sy_retry_budget_request(sy_retry_budget *b, uint64_t now_ns)
 {
-    unsigned i = bucket(b, now_ns);
-    if (b->requests[i] < UINT32_MAX) b->requests[i]++;
+    uint32_t sec = second_of(now_ns);
+    bump(&b->requests[sec % SY_RETRY_BUDGET_SECONDS], sec);
 }
 
 int sy_retry_budget_take(sy_retry_budget *b, double ratio, double min_per_second, uint64_t now_ns)
 {
-    unsigned cur = bucket(b, now_ns);
-    uint64_t sec = now_ns / 1000000000u;
+    uint32_t sec = second_of(now_ns);
     double requests = 0, retries = 0;
     for (unsigned i = 0; i < SY_RETRY_BUDGET_SECONDS; i++) {
-        if (sec - b->second[i] >= SY_RETRY_BUDGET_SECONDS) continue; /* stale bucket */
-        requests += b->requests[i];
-        retries += b->retries[i];
+        requests += in_window(&b->requests[i], sec);
+        retries += in_window(&b->retries[i], sec);
     }
     double allowed = ratio * requests + min_per_second * SY_RETRY_BUDGET_SECONDS;
     if (retries + 1 > allowed) {
-        b->exhausted++;
+        atomic_fetch_add_explicit(&b->exhausted, 1, memory_order_relaxed);
         return 0;
     }
-    if (b->retries[cur] < UINT32_MAX) b->retries[cur]++;
+    bump(&b->retries[sec % SY_RETRY_BUDGET_SECONDS], sec);
     return 1;
 }

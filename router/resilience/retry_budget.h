@@ -11,20 +11,25 @@
  * max_attempts times. (Finagle's RetryBudget and Envoy's retry budget make the
  * same trade: a ratio, and a floor so that a quiet service may still retry.)
  *
- * Pure: the caller passes "now" and serialises calls on one budget.
+ * The caller passes "now". Thread-safe without a lock: each bucket is one
+ * atomic word holding its second and its count, so a request is counted by
+ * one compare-and-swap on the request path. Two workers taking the last
+ * retry of a window at the same instant may both get it: the budget can be
+ * overdrawn by one retry per worker racing, never more.
  */
 #ifndef SY_RETRY_BUDGET_H
 #define SY_RETRY_BUDGET_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define SY_RETRY_BUDGET_SECONDS 10
 
 typedef struct sy_retry_budget {
-    uint64_t second[SY_RETRY_BUDGET_SECONDS]; /* which second (now / 1e9) a bucket holds */
-    uint32_t requests[SY_RETRY_BUDGET_SECONDS];
-    uint32_t retries[SY_RETRY_BUDGET_SECONDS];
-    uint64_t exhausted; /* retries refused, ever */
+    /* per bucket: the second (now / 1e9, low 32 bits) << 32 | its count */
+    _Atomic uint64_t requests[SY_RETRY_BUDGET_SECONDS];
+    _Atomic uint64_t retries[SY_RETRY_BUDGET_SECONDS];
+    _Atomic uint64_t exhausted; /* retries refused, ever */
 } sy_retry_budget;
 
 void sy_retry_budget_init(sy_retry_budget *b);

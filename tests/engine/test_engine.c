@@ -382,8 +382,8 @@ Test(engine, success_first_try)
     cr_expect_eq(c->ev.output_tokens, 1);
     cr_expect_eq(c->ev.end_ns, T0 + MS(40));
     cr_expect_eq(ep_state("a", "e1")->breaker.state, SY_BREAKER_CLOSED);
-    cr_expect_eq(ep_state("a", "e1")->ewma.samples, 1, "the latency EWMA saw the attempt");
-    cr_expect_eq(ep_state("a", "e1")->ewma.in_flight, 0);
+    cr_expect_eq(ep_state("a", "e1")->ewma_samples, 1, "the latency EWMA saw the attempt");
+    cr_expect_eq(ep_state("a", "e1")->in_flight, 0);
     h_fini();
 }
 
@@ -806,7 +806,7 @@ Test(engine, plugin_error_is_not_a_breaker_failure)
     cr_expect_eq(sy_script_count(H->net), 1, "nothing was sent for m2");
     cr_expect_str_eq(H->att[H->n_att - 1].failure, "plugin_error");
     cr_expect_eq(ep_state("s", "e1")->breaker.failures, 1, "only the 503 counts");
-    cr_expect_eq(ep_state("s", "e1")->ewma.in_flight, 0);
+    cr_expect_eq(ep_state("s", "e1")->in_flight, 0);
     h_fini();
 }
 
@@ -1275,7 +1275,7 @@ Test(engine, shutdown_mid_attempt_cancels_and_answers_503)
     cr_expect_eq(c->sink.status, 503);
     cr_expect(rec(0)->cancelled);
     cr_expect_str_eq(H->att[0].failure, "shutdown");
-    cr_expect_eq(ep_state("a", "e1")->ewma.in_flight, 0);
+    cr_expect_eq(ep_state("a", "e1")->in_flight, 0);
     h_fini();
 }
 
