@@ -1,8 +1,7 @@
-/* Unit tests for the sliding window and its per-thread shards. */
+/* Unit tests for the sliding window, the Wilson bounds and what counts as
+ * an attempt (the per-thread shards: test_shards.c). */
 #include <criterion/criterion.h>
-#include <pthread.h>
 
-#include "shards.h"
 #include "stats.h"
 #include "window.h"
 
@@ -67,48 +66,6 @@ Test(stats, wilson_bounds)
     cr_assert_float_eq(sy_wilson_lower(0, 0, 3), 0, 1e-12);
     cr_assert_float_eq(sy_wilson_upper(0, 0, 3), 1, 1e-12);
     cr_assert_float_eq(sy_wilson_upper(200, 200, SY_ROLLBACK_Z), 1.0, 1e-12);
-}
-
-/* ---- shards */
-
-typedef struct feeder {
-    sy_arm_shards *s;
-    int arm, n;
-} feeder;
-
-static void *feed(void *arg)
-{
-    feeder *f = arg;
-    for (int i = 0; i < f->n; i++) sy_arm_shards_add(f->s, f->arm, 1 * S, i % 10 == 0, 50 * MS);
-    return NULL;
-}
-
-Test(shards, threads_record_in_their_own_shards_and_collect_merges)
-{
-    sy_arm_shards *s = sy_arm_shards_new(10 * S);
-    cr_assert_not_null(s);
-    pthread_t t[4];
-    feeder f[4];
-    for (int i = 0; i < 4; i++) {
-        f[i] = (feeder){s, i % 2, 5000};
-        cr_assert_eq(pthread_create(&t[i], NULL, feed, &f[i]), 0);
-    }
-    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
-    for (int arm = 0; arm < 2; arm++) {
-        sy_window_sum w;
-        sy_window_sum_clear(&w);
-        sy_arm_shards_collect(s, arm, 2 * S, 0, &w);
-        cr_assert_eq(w.attempts, 10000, "arm %d", arm);
-        cr_assert_eq(w.failures, 1000);
-        cr_assert_eq(w.latency.total, 9000);
-    }
-    /* A new window length starts every shard over. */
-    sy_arm_shards_set_window(s, 20 * S);
-    sy_window_sum w;
-    sy_window_sum_clear(&w);
-    sy_arm_shards_collect(s, 1, 2 * S, 0, &w);
-    cr_assert_eq(w.attempts, 0);
-    sy_arm_shards_free(s);
 }
 
 /* ---- what an attempt counts as (counting.h) */
