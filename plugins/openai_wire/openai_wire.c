@@ -338,6 +338,107 @@ static int usage_edits(const char *b, size_t vs, size_t ve, body_edit *e, size_t
     return (int)n;
 }
 
+/* Where the rewrite edits a body: its edits in order of position, and what
+ * it found of the top level. */
+typedef struct body_plan {
+    body_edit edits[MAX_EDITS];
+    size_t n_edits;
+    size_t open;         /* b[open] == '{' */
+    int empty;           /* "{}": no members */
+    int have_model;      /* (only looked for when the model is set) */
+    int have_stream_options;
+} body_plan;
+
+/* The top-level "model" value b[vs, ve): replaced by the quoted model. */
+static int plan_model(body_plan *pl, size_t vs, size_t ve, const char *quoted, size_t qlen,
+                      char *err, size_t errlen)
+{
+    if (pl->n_edits == MAX_EDITS - 1) {
+        set_err(err, errlen, "the request body repeats \"model\" too often");
+        return -1;
+    }
+    pl->edits[pl->n_edits++] = (body_edit){vs, ve - vs, quoted, qlen};
+    pl->have_model = 1;
+    return 0;
+}
+
+/* A top-level "stream_options" value b[vs, ve): made to ask for usage when add_usage. */
+static int plan_stream_options(const char *b, body_plan *pl, size_t vs, size_t ve, int add_usage,
+                               char *err, size_t errlen)
+{
+    pl->have_stream_options = 1;
+    int k = add_usage ? usage_edits(b, vs, ve, pl->edits + pl->n_edits,
+                                    MAX_EDITS - 1 - pl->n_edits)
+                      : 0;
+    if (k < 0) {
+        set_err(err, errlen, "the request body repeats \"stream_options\" too often");
+        return -1;
+    }
+    pl->n_edits += (size_t)k;
+    return 0;
+}
+
+/* Find the members by walking the body's whole top level (it repeats a key,
+ * or the host did not say where they are). */
+static int plan_by_walk(const char *b, size_t len, int set_model, int add_usage,
+                        const char *quoted, size_t qlen, body_plan *pl, char *err, size_t errlen)
+{
+    size_t i = pl->open + 1;
+    pl->empty = 1;
+    for (;;) {
+        i = skip_ws(b, i, len);
+        if (i >= len || b[i] == '}') break;
+        size_t ks = i, ke = skip_string(b, i, len);
+        i = skip_ws(b, ke, len) + 1; /* past ':' */
+        i = skip_ws(b, i, len);
+        size_t vs = i, ve = skip_value(b, i, len);
+        pl->empty = 0;
+        if (set_model && sy_ow_key_is(b + ks + 1, ke - ks - 2, "model")) {
+            if (plan_model(pl, vs, ve, quoted, qlen, err, errlen) != 0) return -1;
+        } else if (sy_ow_key_is(b + ks + 1, ke - ks - 2, "stream_options")) {
+            if (plan_stream_options(b, pl, vs, ve, add_usage, err, errlen) != 0) return -1;
+        }
+        i = skip_ws(b, ve, len);
+        if (i < len && b[i] == ',') i++;
+    }
+    return 0;
+}
+
+/* Does span v (n bytes) lie inside b[0, len)? Then its offsets. */
+static int span_in(const char *b, size_t len, const char *v, size_t n, size_t *vs, size_t *ve)
+{
+    if (!v || n == 0 || v < b || (size_t)(v - b) > len || n > len - (size_t)(v - b)) return 0;
+    *vs = (size_t)(v - b);
+    *ve = *vs + n;
+    return 1;
+}
+
+/* Take the members from the spans the host recorded (ABI 1.5): no walk.
+ * Returns 1 when done, 0 when the spans do not fit the body (then walk),
+ * -1 on an error. */
+static int plan_from_spans(const sy_request *req, int set_model, int add_usage,
+                           const char *quoted, size_t qlen, body_plan *pl, char *err,
+                           size_t errlen)
+{
+    const char *b = req->body;
+    size_t len = req->body_len, ms = 0, me = 0, ss = 0, se = 0;
+    int model = set_model && req->model_value;
+    int so = req->stream_options_value != NULL;
+    if ((model && !span_in(b, len, req->model_value, req->model_value_len, &ms, &me)) ||
+        (so && !span_in(b, len, req->stream_options_value, req->stream_options_value_len, &ss,
+                        &se)))
+        return 0;
+    size_t i = skip_ws(b, pl->open + 1, len);
+    pl->empty = i >= len || b[i] == '}';
+    /* In order of position, as the walk would meet them. */
+    if (so && (!model || ss < ms) && plan_stream_options(b, pl, ss, se, add_usage, err, errlen))
+        return -1;
+    if (model && plan_model(pl, ms, me, quoted, qlen, err, errlen)) return -1;
+    if (so && model && ss > ms && plan_stream_options(b, pl, ss, se, add_usage, err, errlen))
+        return -1;
+    return 1;
+}
+
 /* The client's body with every top-level "model" replaced by req->model and,
  * when add_usage, "stream_options" made to ask for usage: added as
  * {"include_usage": true} when the client sent none, its include_usage set to
@@ -351,8 +452,8 @@ static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_
     size_t len = req->body_len;
     const char *end = NULL;
     char *quoted = NULL, *prefix = NULL, *nb = NULL;
-    body_edit edits[MAX_EDITS];
-    size_t n_edits = 0;
+    body_plan pl = {.n_edits = 0};
+    body_edit *edits = pl.edits;
     int rc = -1;
 
     /* The edits below walk the body's top level as raw JSON: it must be one
@@ -385,41 +486,22 @@ static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_
 
     size_t i = 0;
     if (len >= 3 && !memcmp(b, "\xEF\xBB\xBF", 3)) i = 3; /* cJSON skips a BOM too */
-    i = skip_ws(b, i, len);
-    size_t open = i++; /* b[open] == '{' */
-    int n_members = 0, have_model = 0, have_stream_options = 0;
-    for (;;) {
-        i = skip_ws(b, i, len);
-        if (i >= len || b[i] == '}') break;
-        size_t ks = i, ke = skip_string(b, i, len);
-        i = skip_ws(b, ke, len) + 1; /* past ':' */
-        i = skip_ws(b, i, len);
-        size_t vs = i, ve = skip_value(b, i, len);
-        n_members++;
-        if (set_model && sy_ow_key_is(b + ks + 1, ke - ks - 2, "model")) {
-            if (n_edits == MAX_EDITS - 1) {
-                set_err(err, errlen, "the request body repeats \"model\" too often");
-                goto out;
-            }
-            edits[n_edits++] = (body_edit){vs, ve - vs, quoted, qlen};
-            have_model = 1;
-        } else if (sy_ow_key_is(b + ks + 1, ke - ks - 2, "stream_options")) {
-            have_stream_options = 1;
-            int k = add_usage ? usage_edits(b, vs, ve, edits + n_edits, MAX_EDITS - 1 - n_edits) : 0;
-            if (k < 0) {
-                set_err(err, errlen, "the request body repeats \"stream_options\" too often");
-                goto out;
-            }
-            n_edits += (size_t)k;
-        }
-        i = skip_ws(b, ve, len);
-        if (i < len && b[i] == ',') i++;
+    pl.open = skip_ws(b, i, len);
+    /* The host says where the members are (ABI 1.5; this plugin is built
+     * against it, so the fields are there): no walk over "messages". */
+    int planned = 0;
+    if (req->body_checked && req->body_spans_known) {
+        planned = plan_from_spans(req, set_model, add_usage, quoted, qlen, &pl, err, errlen);
+        if (planned < 0) goto out;
     }
+    if (!planned && plan_by_walk(b, len, set_model, add_usage, quoted, qlen, &pl, err, errlen))
+        goto out;
+    size_t open = pl.open, n_edits = pl.n_edits;
 
     /* Members to add go right after the '{', so edits stay in order. */
     const char *usage_member = "\"stream_options\":{\"include_usage\":true}";
-    int add_model_member = set_model && !have_model;
-    int add_usage_member = add_usage && !have_stream_options;
+    int add_model_member = set_model && !pl.have_model;
+    int add_usage_member = add_usage && !pl.have_stream_options;
     if (add_model_member || add_usage_member) {
         size_t plen = (add_model_member ? 8 + qlen + 1 : 0) +
                       (add_usage_member ? strlen(usage_member) + 1 : 0);
@@ -437,7 +519,7 @@ static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_
             p += strlen(usage_member);
             prefix[p++] = ',';
         }
-        if (n_members == 0) p--; /* "{}": no comma before the closing brace */
+        if (pl.empty) p--; /* "{}": no comma before the closing brace */
         memmove(edits + 1, edits, n_edits * sizeof *edits);
         edits[0] = (body_edit){open + 1, 0, prefix, p};
         n_edits++;
@@ -811,6 +893,18 @@ static int client_asked_usage(const sy_openai_wire *w, const sy_request *req)
     /* Most clients never name it: a byte search settles that without a scan
      * (unless the body has \u escapes, which could spell the key). */
     if (!req->body) return 0;
+    /* The host said where stream_options is (ABI 1.5): read only that. */
+    size_t ss, se;
+    if (req->body_checked && req->body_spans_known &&
+        (!req->stream_options_value ||
+         span_in(req->body, req->body_len, req->stream_options_value, req->stream_options_value_len,
+                 &ss, &se))) {
+        if (!req->stream_options_value || req->body[ss] != '{') return 0;
+        so = cJSON_ParseWithLength(req->body + ss, se - ss);
+        int asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+        cJSON_Delete(so);
+        return asked;
+    }
     if (!memmem(req->body, req->body_len, "include_usage", 13) &&
         !memmem(req->body, req->body_len, "\\u", 2))
         return 0;

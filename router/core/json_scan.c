@@ -9,6 +9,9 @@ typedef struct scanner {
     int strict;       /* sy_json_scan_request: note keys that make routing ambiguous */
     const char *ambiguous; /* the first such problem, or NULL */
     size_t which;     /* the field it concerns */
+    sy_json_field *noted; /* sy_json_scan_request_noting: keys found, never refused */
+    unsigned *noted_count;
+    size_t n_noted;
 } scanner;
 
 static void skip_ws(scanner *s)
@@ -137,12 +140,10 @@ static int scan_value(scanner *s, int depth, sy_json_type *type);
 #define KEY_SAME 1
 #define KEY_SAME_UP_TO_NUL 2 /* "model\u0000...": a C parser cuts it to "model" */
 
-/* Compare a key (the bytes between its quotes, escapes already checked) with
- * name as a parser that decodes it sees it. */
-static int key_is(const char *k, size_t klen, int escaped, const char *name)
+/* key_is for a key with escapes: decode as it compares. */
+static int key_is_escaped(const char *k, size_t klen, const char *name)
 {
     size_t nl = strlen(name);
-    if (!escaped) return klen == nl && memcmp(k, name, nl) == 0 ? KEY_SAME : KEY_OTHER;
     size_t o = 0; /* bytes of name matched so far */
     for (size_t i = 0; i < klen;) {
         char buf[4];
@@ -180,10 +181,48 @@ static int key_is(const char *k, size_t klen, int escaped, const char *name)
     return o == nl ? KEY_SAME : KEY_OTHER;
 }
 
+/* Compare a key (the bytes between its quotes, escapes already checked) with
+ * name as a parser that decodes it sees it. Every top-level key is compared
+ * with every wanted name: the plain case stays small enough to inline, and
+ * most keys differ in their first byte (no strlen then). */
+static inline int key_is(const char *k, size_t klen, int escaped, const char *name)
+{
+    if (escaped) return key_is_escaped(k, klen, name);
+    if (klen && k[0] != name[0]) return KEY_OTHER;
+    return strlen(name) == klen && memcmp(k, name, klen) == 0 ? KEY_SAME : KEY_OTHER;
+}
+
+/* Fill in field f from the value just scanned, vstart up to s->p. */
+static void set_field(const scanner *s, sy_json_field *f, const char *vstart, sy_json_type t)
+{
+    f->type = t;
+    if (t == SY_JSON_STRING) {
+        /* Re-scan the string to get its inner span. */
+        scanner rs = {.p = vstart, .end = s->p};
+        scan_string(&rs, &f->val, &f->len, &f->escaped);
+    } else {
+        f->val = vstart;
+        f->len = (size_t)(s->p - vstart);
+        f->escaped = 0;
+    }
+}
+
+/* A top-level key was scanned: count it in the noted keys it is (exactly:
+ * "key\u0000..." is another key here), the first occurrence's value kept. */
+static void take_noted(scanner *s, const char *key, size_t klen, int kesc, const char *vstart,
+                       sy_json_type t)
+{
+    for (size_t i = 0; i < s->n_noted; i++) {
+        if (key_is(key, klen, kesc, s->noted[i].name) != KEY_SAME) continue;
+        if (s->noted_count[i]++ == 0) set_field(s, &s->noted[i], vstart, t);
+    }
+}
+
 /* A top-level key and its value were scanned: fill in the fields it is. */
 static void take_field(scanner *s, sy_json_field *fields, size_t nf, const char *key, size_t klen,
                        int kesc, const char *vstart, sy_json_type t)
 {
+    if (s->n_noted) take_noted(s, key, klen, kesc, vstart, t);
     for (size_t i = 0; i < nf; i++) {
         sy_json_field *f = &fields[i];
         int m = key_is(key, klen, kesc, f->name);
@@ -200,16 +239,7 @@ static void take_field(scanner *s, sy_json_field *fields, size_t nf, const char 
             }
             continue;
         }
-        f->type = t;
-        if (t == SY_JSON_STRING) {
-            /* Re-scan the string to get its inner span. */
-            scanner rs = {vstart, s->p, NULL, 0, NULL, 0};
-            scan_string(&rs, &f->val, &f->len, &f->escaped);
-        } else {
-            f->val = vstart;
-            f->len = (size_t)(s->p - vstart);
-            f->escaped = 0;
-        }
+        set_field(s, f, vstart, t);
     }
 }
 
@@ -238,7 +268,8 @@ static int scan_container(scanner *s, int depth, int object, sy_json_field *fiel
         const char *vstart = s->p;
         sy_json_type t;
         if (scan_value(s, depth + 1, &t) != 0) return -1;
-        if (fields) take_field(s, fields, nf, key, klen, kesc, vstart, t);
+        if (fields || (object && depth == 1 && s->n_noted))
+            take_field(s, fields, nf, key, klen, kesc, vstart, t);
         skip_ws(s);
         if (s->p >= s->end) return fail(s, "the JSON body ends too early");
         if (*s->p == ',') {
@@ -273,14 +304,21 @@ static int scan_value(scanner *s, int depth, sy_json_type *type)
     }
 }
 
-static int scan_top(scanner *s, sy_json_field *fields, size_t n_fields, const char **why)
+static void clear_fields(sy_json_field *fields, size_t n)
 {
-    for (size_t i = 0; i < n_fields; i++) {
+    for (size_t i = 0; i < n; i++) {
         fields[i].type = SY_JSON_ABSENT;
         fields[i].val = NULL;
         fields[i].len = 0;
         fields[i].escaped = 0;
     }
+}
+
+static int scan_top(scanner *s, sy_json_field *fields, size_t n_fields, const char **why)
+{
+    clear_fields(fields, n_fields);
+    clear_fields(s->noted, s->n_noted);
+    for (size_t i = 0; i < s->n_noted; i++) s->noted_count[i] = 0;
     skip_ws(s);
     if (s->p >= s->end || *s->p != '{') {
         *why = s->p >= s->end ? "the request body is empty" : "the request body is not a JSON object";
@@ -301,20 +339,42 @@ static int scan_top(scanner *s, sy_json_field *fields, size_t n_fields, const ch
 int sy_json_scan_object(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
                         const char **why)
 {
-    scanner s = {p, p + n, NULL, 0, NULL, 0};
+    scanner s = {.p = p, .end = p + n};
     return scan_top(&s, fields, n_fields, why);
 }
 
-int sy_json_scan_request(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
-                         const char **why, size_t *which)
+int sy_json_scan_request_noting(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
+                                sy_json_field *noted, unsigned *noted_count, size_t n_noted,
+                                const char **why, size_t *which)
 {
-    scanner s = {p, p + n, NULL, 1, NULL, 0};
+    scanner s = {.p = p, .end = p + n, .strict = 1, .noted = noted, .noted_count = noted_count,
+                 .n_noted = noted ? n_noted : 0};
     *which = n_fields;
     if (scan_top(&s, fields, n_fields, why) != 0) return -1;
     if (!s.ambiguous) return 0;
     *why = s.ambiguous;
     *which = s.which;
     return -2;
+}
+
+int sy_json_scan_request(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
+                         const char **why, size_t *which)
+{
+    return sy_json_scan_request_noting(p, n, fields, n_fields, NULL, NULL, 0, why, which);
+}
+
+size_t sy_json_field_raw(const sy_json_field *f, const char **start)
+{
+    if (f->type == SY_JSON_ABSENT) {
+        *start = NULL;
+        return 0;
+    }
+    if (f->type == SY_JSON_STRING) {
+        *start = f->val - 1; /* the opening quote */
+        return f->len + 2;
+    }
+    *start = f->val;
+    return f->len;
 }
 
 static size_t put_utf8(char *out, unsigned cp)

@@ -38,6 +38,20 @@ int sy_json_scan_object(const char *p, size_t n, sy_json_field *fields, size_t n
 int sy_json_scan_request(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
                          const char **why, size_t *which);
 
+/* sy_json_scan_request that also notes keys the router does not route by
+ * (the members a plugin edits): noted[i] gets the first top-level value of
+ * its key, like a field, and noted_count[i] how many times the key appears
+ * at the top level; a repeat is counted, never refused. Keys compare
+ * decoded, and only exactly ("key\u0000x" is not "key"). noted may be NULL
+ * (n_noted 0): then this is sy_json_scan_request. */
+int sy_json_scan_request_noting(const char *p, size_t n, sy_json_field *fields, size_t n_fields,
+                                sy_json_field *noted, unsigned *noted_count, size_t n_noted,
+                                const char **why, size_t *which);
+
+/* The raw JSON text of a found field's value, a string's quotes included:
+ * its start in *start and its length; 0 (and NULL) when the field is absent. */
+size_t sy_json_field_raw(const sy_json_field *f, const char **start);
+
 /* Decode a string's escapes into out (NUL-terminated, UTF-8). Returns the
  * length, or -1 when it does not fit or has a bad escape. */
 long sy_json_unescape(const char *s, size_t len, char *out, size_t cap);

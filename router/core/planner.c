@@ -8,6 +8,7 @@
  * between arms on upgrade. tests/planner pins its output; never change it.
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "planner.h"
@@ -224,10 +225,16 @@ static const sy_fallback_chain *find_chain(const sy_policy *p, const char *model
     return NULL;
 }
 
+void sy_plan_reset(sy_plan *out)
+{
+    memset(out, 0, offsetof(sy_plan, steps));
+    memset(&out->n_steps, 0, sizeof *out - offsetof(sy_plan, n_steps));
+    out->arm = SY_ARM_STABLE;
+}
+
 void sy_plan_build(const sy_policy *p, const sy_route_input *in, sy_plan *out)
 {
-    memset(out, 0, sizeof *out);
-    out->arm = SY_ARM_STABLE;
+    sy_plan_reset(out);
     if (!p || !in) return;
 
     const sy_migration_conf *m = &p->migration;
@@ -272,8 +279,7 @@ void sy_plan_build(const sy_policy *p, const sy_route_input *in, sy_plan *out)
 void sy_plan_build_pinned(const sy_policy *p, const sy_route_input *in, const char *provider,
                           const char *endpoint, sy_plan *out)
 {
-    memset(out, 0, sizeof *out);
-    out->arm = SY_ARM_STABLE;
+    sy_plan_reset(out);
     if (!p || !in || !provider) return;
     const sy_policy_provider *prov = NULL;
     for (size_t i = 0; i < p->n_providers && !prov; i++)

@@ -104,6 +104,11 @@ const char *sy_sticky_pick(const sy_policy *p,
                            const char *(*body_value)(void *ctx, const char *key), void *ctx,
                            const char **source);
 
+/* An empty plan (n_steps 0, the stable arm). The steps themselves are left
+ * as they are: each is written before it is read, and zeroing their 2.5 KB
+ * showed in the request path's profile. */
+void sy_plan_reset(sy_plan *out);
+
 /* Build the plan. Always succeeds; a policy with nothing usable gives n_steps 0. */
 void sy_plan_build(const sy_policy *p, const sy_route_input *in, sy_plan *out);
 

@@ -5,11 +5,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "backoff.h"
 #include "events.h"
 #include "log.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 static void pick_and_attempt(sy_exec *x, size_t from);
@@ -347,7 +349,9 @@ static void attempt_start(sy_exec *x, sy_endpoint_state *st, sy_breaker_permit p
     x->permit_held = st != NULL;
     if (st) sy_endpoint_attempt_begins(st);
     x->preq = (sy_request){x->op, s->model, x->model, x->body, x->body_len, x->stream,
-                           x->request_id, x->method, x->upstream_path, x->body_checked};
+                           x->request_id, x->method, x->upstream_path, x->body_checked,
+                           x->body_spans_known, ex_body_at(x, x->model_span), x->model_span.len,
+                           ex_body_at(x, x->stream_options_span), x->stream_options_span.len};
     sy_io_request io = {pl, s->provider->instance, &s->endpoint->view, &x->preq, NULL,
                         attempt_timeout(s->endpoint->connect_timeout_ms, s->provider->connect_timeout_ms)};
     /* The upstream request is built on the stack: the transport copies the
@@ -656,7 +660,7 @@ static double latency_snapshot(void *ctx, const sy_policy_provider *prov, const 
 
 sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_sink *sink)
 {
-    sy_exec *x = calloc(1, sizeof *x);
+    sy_exec *x = malloc(sizeof *x);
     if (!x) {
         sy_policy_unref(r->policy);
         static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":"
@@ -664,15 +668,27 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
         sink->ops->respond(sink, 503, "application/json", NULL, oom, sizeof oom - 1);
         return NULL;
     }
+    /* Zeroed but for the plan's steps, which the planner writes before
+     * anything reads them (sy_plan_reset): 2.5 KB less to clear per request. */
+    memset(x, 0, offsetof(sy_exec, plan));
+    sy_plan_reset(&x->plan);
+    size_t after = offsetof(sy_exec, plan) + sizeof x->plan;
+    memset((char *)x + after, 0, sizeof *x - after);
     x->env = *env;
     x->sink = sink;
     x->pol = r->policy;
     x->op = r->op;
     x->stream = r->stream;
     x->body_checked = r->body_checked;
+    if (r->body_checked && r->body_spans_known) { /* else the spans stay 0: none given */
+        x->body_spans_known = 1;
+        x->model_span = r->model_span;
+        x->stream_options_span = r->stream_options_span;
+    }
     x->method = r->method;
     x->path = r->path;
-    snprintf(x->request_id, sizeof x->request_id, "%s", r->request_id);
+    sy_strbuf rid = sy_sb(x->request_id, sizeof x->request_id);
+    sy_sb_str(&rid, r->request_id);
     x->usage.input_tokens = x->usage.output_tokens = -1;
     x->t_start = r->start_ns;
     x->deadline = r->start_ns + (uint64_t)x->pol->server.request_timeout_ms * NS_PER_MS;

@@ -48,6 +48,12 @@ typedef struct sy_engine_env {
     sy_transport *fast;  /* optional: tried before net for the URLs it accepts (transport_h1.h) */
 } sy_engine_env;
 
+/* Where a top-level value of the body is: body[at, at + len), its raw JSON
+ * text (a string's quotes included); len 0: the key is absent. */
+typedef struct sy_body_span {
+    size_t at, len;
+} sy_body_span;
+
 /* One client request, as the front parsed it. Strings are copied. */
 typedef struct sy_engine_request {
     sy_policy *policy;         /* a reference the engine takes over */
@@ -74,6 +80,10 @@ typedef struct sy_engine_request {
     int stable_only;           /* an id the router does not know: where traffic
                                 * went before switchyard, the stable arm */
     int body_checked;          /* the front checked body is one JSON object (sy_request) */
+    /* sy_request.body_spans_known (ABI 1.5): the front's scan found "model"
+     * and "stream_options" at most once each at the top level, here. */
+    int body_spans_known;
+    sy_body_span model_span, stream_options_span;
 } sy_engine_request;
 
 typedef struct sy_exec sy_exec;

@@ -75,12 +75,20 @@ struct sy_exec {
     /* The Responses API */
     char *upstream_path;      /* what preq.path carries */
     int body_checked;         /* preq.body_checked (sy_engine_request) */
+    int body_spans_known;     /* preq.body_spans_known, and the spans it vouches for */
+    sy_body_span model_span, stream_options_span;
     char *pin_id;             /* the stored response the request is pinned to, or NULL */
     int64_t reasoning_tokens; /* -1 unknown */
     unsigned sse_events;      /* events passed to the client (sequence numbers) */
 };
 
 /* ------------------------------------------------------------ helpers */
+
+/* A span of the body as sy_request carries it: a pointer into x->body, NULL when absent. */
+static inline const char *ex_body_at(const sy_exec *x, sy_body_span sp)
+{
+    return sp.len ? x->body + sp.at : NULL;
+}
 
 static inline uint64_t now(const sy_exec *x) { return sy_loop_now(x->env.loop); }
 

@@ -9,6 +9,7 @@
 #include "events.h"
 #include "json_escape.h"
 #include "redact.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 /* s as a header value: printable ASCII as is; '%', space and every other
@@ -69,14 +70,23 @@ void ex_answer_headers(const sy_exec *x, int upstream, int status, char *buf, si
     header_safe(step_provider(s), provider, sizeof provider);
     header_safe(step_endpoint(s), endpoint, sizeof endpoint);
     header_safe(x->answered ? x->answered->model : "", model, sizeof model);
-    int n = snprintf(buf, cap,
-                     "x-request-id: %s\r\nx-switchyard-arm: %s\r\nx-switchyard-provider: %s\r\n"
-                     "x-switchyard-endpoint: %s\r\nx-switchyard-model: %s\r\n"
-                     "x-switchyard-attempts: %d\r\n",
-                     x->request_id, sy_arm_name(s ? s->arm : x->plan.arm), provider, endpoint,
-                     model, x->attempts);
-    if (!upstream || !x->io || n < 0 || (size_t)n >= cap) return;
-    size_t off = (size_t)n;
+    /* By hand, not snprintf: on every answer (strbuf.h). */
+    sy_strbuf sb = sy_sb(buf, cap);
+    SY_SB_LIT(&sb, "x-request-id: ");
+    sy_sb_str(&sb, x->request_id);
+    SY_SB_LIT(&sb, "\r\nx-switchyard-arm: ");
+    sy_sb_str(&sb, sy_arm_name(s ? s->arm : x->plan.arm));
+    SY_SB_LIT(&sb, "\r\nx-switchyard-provider: ");
+    sy_sb_str(&sb, provider);
+    SY_SB_LIT(&sb, "\r\nx-switchyard-endpoint: ");
+    sy_sb_str(&sb, endpoint);
+    SY_SB_LIT(&sb, "\r\nx-switchyard-model: ");
+    sy_sb_str(&sb, model);
+    SY_SB_LIT(&sb, "\r\nx-switchyard-attempts: ");
+    sy_sb_u64(&sb, (uint64_t)(x->attempts < 0 ? 0 : x->attempts));
+    SY_SB_LIT(&sb, "\r\n");
+    if (!upstream || !x->io || sb.overflow) return;
+    size_t off = sb.n;
     for (size_t i = 0; i < sizeof passed_headers / sizeof *passed_headers; i++)
         pass_header(x, passed_headers[i], buf, cap, &off);
     if (status == 429 || status == 503) pass_header(x, "retry-after", buf, cap, &off);

@@ -25,6 +25,7 @@
 #include "json_escape.h"
 #include "metrics.h"
 #include "sink.h"
+#include "strbuf.h"
 
 /* Out of descriptors (or kernel memory), a listener stays readable while
  * accept() fails: instead of spinning, stop accepting on it for this long
@@ -347,53 +348,31 @@ static const char *reason_phrase(int status)
     }
 }
 
-/* A response head being assembled (put_head): appends that stop at the end. */
-typedef struct head_buf {
-    char b[1024];
-    size_t n;
-} head_buf;
-
-static void hb_put(head_buf *h, const char *s, size_t len)
-{
-    if (len > sizeof h->b - h->n) len = sizeof h->b - h->n;
-    memcpy(h->b + h->n, s, len);
-    h->n += len;
-}
-#define HB_LIT(h, lit) hb_put((h), (lit), sizeof(lit) - 1)
-static void hb_str(head_buf *h, const char *s) { hb_put(h, s, strlen(s)); }
-static void hb_u64(head_buf *h, uint64_t v)
-{
-    char d[20];
-    size_t i = sizeof d;
-    do d[--i] = (char)('0' + v % 10); while (v /= 10);
-    hb_put(h, d + i, sizeof d - i);
-}
-
 /* Write the status line and headers into out. len < 0: streaming. Built by
  * hand rather than with snprintf: it is on every answer. */
 static void put_head(sy_conn *c, int status, const char *ctype, const char *extra, int64_t len)
 {
-    head_buf h;
-    h.n = 0;
+    char head[1024];
+    sy_strbuf h = sy_sb(head, sizeof head);
     if (c->w->draining) c->keep_alive = 0;
     /* Half-closed with no further request read: this answer is the last. */
     if (c->peer_eof && c->in_len <= c->req_bytes) c->keep_alive = 0;
-    HB_LIT(&h, "HTTP/1.1 ");
-    hb_u64(&h, (uint64_t)(status < 0 ? 0 : status));
-    HB_LIT(&h, " ");
-    hb_str(&h, reason_phrase(status));
-    HB_LIT(&h, "\r\nContent-Type: ");
-    hb_str(&h, ctype);
+    SY_SB_LIT(&h, "HTTP/1.1 ");
+    sy_sb_u64(&h, (uint64_t)(status < 0 ? 0 : status));
+    SY_SB_LIT(&h, " ");
+    sy_sb_str(&h, reason_phrase(status));
+    SY_SB_LIT(&h, "\r\nContent-Type: ");
+    sy_sb_str(&h, ctype);
     if (len >= 0) {
-        HB_LIT(&h, "\r\nContent-Length: ");
-        hb_u64(&h, (uint64_t)len);
-        HB_LIT(&h, "\r\n");
+        SY_SB_LIT(&h, "\r\nContent-Length: ");
+        sy_sb_u64(&h, (uint64_t)len);
+        SY_SB_LIT(&h, "\r\n");
     } else {
-        HB_LIT(&h, "\r\nCache-Control: no-cache\r\n");
-        if (c->chunked_out) HB_LIT(&h, "Transfer-Encoding: chunked\r\n");
+        SY_SB_LIT(&h, "\r\nCache-Control: no-cache\r\n");
+        if (c->chunked_out) SY_SB_LIT(&h, "Transfer-Encoding: chunked\r\n");
     }
-    if (!c->keep_alive) HB_LIT(&h, "Connection: close\r\n");
-    else if (c->http10) HB_LIT(&h, "Connection: keep-alive\r\n");
+    if (!c->keep_alive) SY_SB_LIT(&h, "Connection: close\r\n");
+    else if (c->http10) SY_SB_LIT(&h, "Connection: keep-alive\r\n");
     evbuffer_add(c->out, h.b, h.n);
     if (extra) evbuffer_add(c->out, extra, strlen(extra));
     evbuffer_add(c->out, "\r\n", 2);

@@ -41,6 +41,8 @@ static const size_t desc_size_for_minor[SY_PLUGIN_ABI_MINOR + 1] = {
     [2] = offsetof(sy_plugin, ops),            /* 1.2 added health_request */
     [3] = sizeof(sy_plugin),                   /* 1.3 added ops (the Responses API) */
     [4] = sizeof(sy_plugin),                   /* 1.4 added sy_request.body_checked */
+    [5] = sizeof(sy_plugin),                   /* 1.5 added sy_request.body_spans_known and
+                                                * the model / stream_options value spans */
 };
 
 sy_plugin_health_fn sy_plugin_health_request(const sy_plugin *p)

@@ -16,6 +16,7 @@
 #include "responses.h"
 #include "rng.h"
 #include "runtime.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 #define MAX_BODY_STICKY 8
@@ -90,8 +91,25 @@ void sy_request_id_make(const sy_http_req *req, char *out, size_t cap)
             return;
         }
     }
-    snprintf(out, cap, "%016llx%016llx", (unsigned long long)sy_rng_u64(),
-             (unsigned long long)sy_rng_u64());
+    sy_strbuf sb = sy_sb(out, cap); /* by hand, not snprintf: on every request */
+    sy_sb_hex64(&sb, sy_rng_u64());
+    sy_sb_hex64(&sb, sy_rng_u64());
+}
+
+void sy_request_id_header(const char *request_id, char *out, size_t cap)
+{
+    sy_strbuf sb = sy_sb(out, cap);
+    SY_SB_LIT(&sb, "x-request-id: ");
+    sy_sb_str(&sb, request_id);
+    SY_SB_LIT(&sb, "\r\n");
+}
+
+/* Where a field the scan found is in body (sy_engine_request's spans). */
+static sy_body_span body_span(const char *body, const sy_json_field *f)
+{
+    const char *at;
+    size_t len = sy_json_field_raw(f, &at);
+    return len ? (sy_body_span){(size_t)(at - body), len} : (sy_body_span){0, 0};
 }
 
 /* The engine's hooks on the connection. */
@@ -132,7 +150,7 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
                    size_t body_len, sy_op op, const char *request_id)
 {
     char hdr[96];
-    snprintf(hdr, sizeof hdr, "x-request-id: %s\r\n", request_id);
+    sy_request_id_header(request_id, hdr, sizeof hdr);
 
     /* Validate the body and pick out what routing needs, without a tree. */
     sy_json_field fields[3 + MAX_BODY_STICKY] = {{.name = "model"}, {.name = "stream"}};
@@ -142,9 +160,14 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
             fields[nf++].name = pol->migration.sticky[i].name;
     size_t n_sticky_fields = nf;
     if (op == SY_OP_RESPONSES) fields[nf++].name = "previous_response_id";
+    /* Where the members a plugin edits are (ABI 1.5 spans): noted, not
+     * refused when repeated (the plugin then finds and edits each itself). */
+    sy_json_field edited[1] = {{.name = "stream_options"}};
+    unsigned edited_count[1];
     const char *why = NULL;
     size_t which = 0;
-    int scanned = sy_json_scan_request(body, body_len, fields, nf, &why, &which);
+    int scanned = sy_json_scan_request_noting(body, body_len, fields, nf, edited, edited_count, 1,
+                                              &why, &which);
     if (scanned == -1) {
         sy_policy_unref(pol);
         sy_conn_respond_error(c, 400, "invalid_request_error", "invalid_json", hdr,
@@ -196,7 +219,11 @@ int sy_proxy_start(sy_conn *c, sy_policy *pol, const sy_http_req *req, const cha
         .sticky_key = key, .sticky_key_len = key ? strlen(key) : 0, .sticky_source = source,
         .percent = sy_runtime_percent(), .request_id = request_id,
         .start_ns = sy_conn_request_start(c),
-        .body_checked = 1, /* sy_json_scan_request above */
+        .body_checked = 1, /* sy_json_scan_request_noting above */
+        /* "model" is a routing field: a repeat was refused above. */
+        .body_spans_known = edited_count[0] <= 1,
+        .model_span = body_span(body, &fields[0]),
+        .stream_options_span = body_span(body, &edited[0]),
     };
     sy_response_home home;
     if (prev[0]) sy_responses_pin(sy_gateway_env(c)->router, prev, &home, &r);

@@ -33,6 +33,8 @@ int sy_proxy_run(sy_conn *c, const struct sy_engine_request *r);
 /* The request id: the client's x-request-id when it is 1..64 characters of
  * [A-Za-z0-9._-], else 32 random hex digits. */
 void sy_request_id_make(const sy_http_req *req, char *out, size_t cap);
+/* The answer's "x-request-id: ID\r\n" header line, in out (cut at cap). */
+void sy_request_id_header(const char *request_id, char *out, size_t cap);
 
 /* Report a request the router answered itself (refusals, admin, models) to
  * the router context's observers (metrics, access log). */

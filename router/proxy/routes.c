@@ -205,7 +205,7 @@ void sy_route_request(void *ctx, sy_conn *c, const sy_http_req *req, char *body,
     /* Everything else has a request id and an access-log line. */
     char rid[48], rid_hdr[80];
     sy_request_id_make(req, rid, sizeof rid);
-    snprintf(rid_hdr, sizeof rid_hdr, "x-request-id: %s\r\n", rid);
+    sy_request_id_header(rid, rid_hdr, sizeof rid_hdr);
 
     sy_op op = 0;
     if (path_is(req, "/v1/chat/completions") || path_is(req, "/chat/completions")) op = SY_OP_CHAT;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "h1_response.h"
+#include "strbuf.h"
 
 #define SCRATCH_SIZE (32 * 1024) /* one read; shared by a worker's exchanges */
 #define IDLE_MAX 4096            /* idle connections kept per host */
@@ -658,8 +659,11 @@ static int build_head(sy_exchange_io *x, const sy_http_request *hr, const char *
              put(x, &off, "\r\n", 2) == 0;
     if (ok && with_body) {
         char cl[48];
-        int n = snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", hr->body_len);
-        ok = put(x, &off, cl, (size_t)n) == 0;
+        sy_strbuf sb = sy_sb(cl, sizeof cl); /* by hand, not snprintf: on every request */
+        SY_SB_LIT(&sb, "Content-Length: ");
+        sy_sb_u64(&sb, hr->body_len);
+        SY_SB_LIT(&sb, "\r\n");
+        ok = put(x, &off, cl, sb.n) == 0;
     }
     ok = ok && put(x, &off, "\r\n", 2) == 0;
     x->head_len = off;

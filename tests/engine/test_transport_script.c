@@ -96,7 +96,9 @@ static sy_exchange_io *start(world *w, probe *p, const char *prov, const char *e
     static sy_endpoint view;
     static sy_request req;
     view = (sy_endpoint){prov, ep, "https://x.test/v1", NULL};
-    req = (sy_request){SY_OP_CHAT, "m", "m", "{}", 2, stream, "r1", "POST", "/chat/completions", 0};
+    req = (sy_request){.op = SY_OP_CHAT, .model = "m", .client_model = "m", .body = "{}",
+                       .body_len = 2, .stream = stream, .request_id = "r1", .method = "POST",
+                       .path = "/chat/completions"};
     sy_io_request r = {.endpoint = &view, .req = &req, .connect_timeout_ms = connect_timeout_ms};
     p->tp = w->tp;
     p->loop = w->loop;

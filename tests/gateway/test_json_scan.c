@@ -127,6 +127,67 @@ Test(json_scan, request_accepts_what_is_not_ambiguous)
     }
 }
 
+/* Noted keys (the members a plugin edits, ABI 1.5 spans): found and counted,
+ * a repeat never refused, nothing accepted or refused differently. */
+Test(json_scan, request_notes_keys_without_refusing_repeats)
+{
+    static const struct {
+        const char *body;
+        int rc;
+        unsigned count;
+        const char *first; /* the first value's raw text, NULL: absent */
+    } cases[] = {
+        {"{\"model\":\"a\",\"stream_options\":{\"include_usage\":true}}", 0, 1,
+         "{\"include_usage\":true}"},
+        {"{\"stream_options\" : \"s\\\"o\" ,\"model\":\"a\"}", 0, 1, "\"s\\\"o\""},
+        {"{\"model\":\"a\",\"stream_options\":null,\"stream_opti\\u006fns\":{}}", 0, 2, "null"},
+        {"{\"model\":\"a\",\"messages\":[{\"stream_options\":1}],\"x\":{\"stream_options\":2}}", 0,
+         0, NULL},
+        /* A NUL makes another key: not counted (and not refused). */
+        {"{\"model\":\"a\",\"stream_options\\u0000x\":1}", 0, 0, NULL},
+        /* Routing keys are still refused, bad JSON still bad. */
+        {"{\"model\":\"a\",\"stream_options\":1,\"model\":\"b\"}", -2, 1, "1"},
+        {"{\"model\":\"a\",\"stream_options\":1,}", -1, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *b = cases[i].body;
+        sy_json_field f[2] = {{.name = "model"}, {.name = "stream"}};
+        sy_json_field noted[1] = {{.name = "stream_options"}};
+        unsigned count[1] = {42};
+        size_t which = 99;
+        const char *why = NULL;
+        int rc = sy_json_scan_request_noting(b, strlen(b), f, 2, noted, count, 1, &why, &which);
+        cr_assert_eq(rc, cases[i].rc, "%s: %d (%s)", b, rc, why ? why : "");
+        sy_json_field g[2] = {{.name = "model"}, {.name = "stream"}};
+        cr_assert_eq(sy_json_scan_request(b, strlen(b), g, 2, &why, &which), rc, "%s", b);
+        if (rc == -1) continue;
+        cr_assert_eq(count[0], cases[i].count, "%s: count %u", b, count[0]);
+        const char *at;
+        size_t len = sy_json_field_raw(&noted[0], &at);
+        if (!cases[i].first) {
+            cr_assert_eq(len, 0, "%s", b);
+            cr_assert_null(at, "%s", b);
+        } else {
+            cr_assert_eq(at, strstr(b, cases[i].first), "%s", b);
+            cr_assert_eq(len, strlen(cases[i].first), "%s", b);
+        }
+        /* The routing field's raw text too: quotes included. */
+        len = sy_json_field_raw(&f[0], &at);
+        cr_assert_eq(at, strstr(b, "\"a\""), "%s", b);
+        cr_assert_eq(len, 3);
+    }
+    /* Noting alone (no routing fields) works too. */
+    static const char only[] = "{\"stream_options\":[]}";
+    sy_json_field noted[1] = {{.name = "stream_options"}};
+    unsigned count[1];
+    size_t which;
+    const char *why;
+    cr_assert_eq(sy_json_scan_request_noting(only, sizeof only - 1, NULL, 0, noted, count, 1, &why,
+                                             &which), 0);
+    cr_assert_eq(count[0], 1);
+    cr_assert_eq(noted[0].type, SY_JSON_ARRAY);
+}
+
 Test(json_scan, request_reports_bad_json_before_ambiguity)
 {
     sy_json_field f[1] = {{.name = "model"}};

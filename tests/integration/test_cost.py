@@ -176,6 +176,29 @@ class Cost(IntegrationCase):
             self.assertNotIn(b'"usage"', res.body)
             check_sent(res, body, -1)  # {"include_usage":false} became ...:true}
 
+            # stream_options twice (accepted, as ever): both are made to ask
+            # (the plugin walks the body: the front's spans are not exact).
+            base = chat_body(MODEL, content="twice", stream=True)
+            body = base[:-1] + (b',"stream_options":{"include_usage":false}'
+                                b',"stream_options":{"include_usage":false}}')
+            res, _ = stream_request(router.port, "/v1/chat/completions", body,
+                                    headers={"x-user-id": user})
+            self.assertEqual(res.status, 200, res)
+            self.assertNotIn(b'"usage"', res.body)
+            check_sent(res, body, -2)
+
+            # Where the front's spans lead the plugin (ABI 1.5): stream_options
+            # before the model, whitespace around every token, look-alikes nested.
+            body = (b' { "stream_options" : { "include_usage" : false } ,\n\t"messages" : '
+                    b'[{"role":"user","content":"\\"model\\": 1","model":"x",'
+                    b'"stream_options":{"include_usage":false}}] , "model" : "'
+                    + MODEL.encode() + b'" , "stream" : true } ')
+            res, _ = stream_request(router.port, "/v1/chat/completions", body,
+                                    headers={"x-user-id": user})
+            self.assertEqual(res.status, 200, res)
+            self.assertNotIn(b'"usage"', res.body)
+            check_sent(res, body, -1)
+
             # A client that asked gets its usage chunk, with the counts switchyard prices.
             body = chat_body(MODEL, content="asked", stream=True,
                              stream_options={"include_usage": True})

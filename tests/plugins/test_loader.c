@@ -326,12 +326,18 @@ static int dummy_health(void *i, const sy_endpoint *ep, const char *path, sy_htt
 
 Test(check, descriptor_size_per_minor)
 {
-    /* 1.3 and 1.4 (which added no descriptor field) need the whole
+    /* 1.3, 1.4 and 1.5 (which added no descriptor field) need the whole
      * descriptor; 1.2 ends before ops; 1.0 and 1.1 end before health_request. */
     sy_plugin p = local_only(NULL);
     p.size = (uint32_t)offsetof(sy_plugin, ops);
     cr_assert_neq(sy_plugin_check(&p, err, sizeof err), 0);
+    assert_has(err, "plugin ABI 1.5 needs");
+    p.abi_minor = 4;
+    cr_assert_neq(sy_plugin_check(&p, err, sizeof err), 0);
     assert_has(err, "plugin ABI 1.4 needs");
+    p.size = (uint32_t)sizeof(sy_plugin); /* a plugin built for 1.4 loads in a 1.5 host */
+    cr_assert_eq(sy_plugin_check(&p, err, sizeof err), 0, "1.4: %s", err);
+    p.size = (uint32_t)offsetof(sy_plugin, ops);
     p.abi_minor = 3;
     cr_assert_neq(sy_plugin_check(&p, err, sizeof err), 0);
     assert_has(err, "plugin ABI 1.3 needs");

@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define SY_PLUGIN_ABI_MAJOR 1
-#define SY_PLUGIN_ABI_MINOR 4
+#define SY_PLUGIN_ABI_MINOR 5
 #define SY_PLUGIN_SYMBOL "switchyard_plugin"
 
 /* Export the descriptor with default visibility even when the plugin is
@@ -170,6 +170,20 @@ typedef struct sy_request {
      * object with its strict scanner (what host->json_scan_object runs), so
      * a plugin need not scan it again to know that; 0: not checked. */
     int body_checked;
+    /* ABI 1.5. 1: body_checked is 1, each of the keys "model" and
+     * "stream_options" appears at most once at the top level of body (keys
+     * compared as decoded: "m\u006fdel" is "model"), and the spans below,
+     * recorded by the host's strict scan, say exactly where their values
+     * are; so a plugin that edits those members need not walk the body to
+     * find them. 0: not known (a key repeats, or the host did not scan). */
+    int body_spans_known;
+    /* The raw JSON text of the top-level value of "model" and of
+     * "stream_options" (a string's quotes included), pointing into body;
+     * NULL and 0 when the key is absent. Read only when body_spans_known. */
+    const char *model_value;
+    size_t model_value_len;
+    const char *stream_options_value;
+    size_t stream_options_value_len;
 } sy_request;
 
 /* The endpoint an attempt goes to, as resolved from the policy. */
