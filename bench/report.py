@@ -240,15 +240,41 @@ if so:
 
 if any(r["target"] == "portkey" for r in rows):
     print("## Portkey\n")
+    print("req/s over Portkey's at the same setting, for switchyard-full and, as the ceiling this machine "
+          "sets, for nginx and for direct (wrk straight to the upstream, no proxy at all); and requests per "
+          "CPU-second of the proxy process over Portkey's (its CPU per request over switchyard-full's), "
+          "which does not depend on what else shares the cores.\n")
+    print("| upstream | pinning | answer | conns | switchyard-full | nginx | direct | per CPU-second |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    peak = {}
     for (u, pin, mode, c, t), rs in sorted(groups.items()):
         if t != "portkey":
             continue
+        pk = med([rps(r) for r in rs])
+        def over(target):
+            g = groups.get((u, pin, mode, c, target))
+            return med([rps(r) for r in g]) / pk if g and pk else None
         sy = groups.get((u, pin, mode, c, "switchyard-full"))
-        if sy:
-            x = med([rps(r) for r in sy]) / med([rps(r) for r in rs])
-            print("- %s, %s, %s, %s conns: switchyard-full carries %.0f× Portkey's requests/s%s" % (
-                u, pin, "SSE" if mode == "stream" else "JSON", c, x, " ✗" if x < PORTKEY_MIN else ""))
+        if not sy:
+            continue
+        x = over("switchyard-full")
+        fmt = lambda v: "%.0f×" % v if v is not None else "—"
+        pcpu, scpu = cpu(rs), cpu(sy)
+        per_cpu = med(pcpu) / med(scpu) if pcpu and scpu else None
+        print("| %s | %s | %s | %s | %s%s | %s | %s | %s |" % (
+            u, pin, "SSE" if mode == "stream" else "JSON", c, "%.1f×" % x, " ✗" if x < PORTKEY_MIN else "",
+            fmt(over("nginx")), fmt(over("direct")), fmt(per_cpu)))
+        k = (u, pin, mode)
+        best = peak.setdefault(k, [0.0, 0.0])
+        best[0] = max(best[0], med([rps(r) for r in sy]))
+        best[1] = max(best[1], pk)
     print()
+    for (u, pin, mode), (sy_best, pk_best) in sorted(peak.items()):
+        x = sy_best / pk_best
+        print("- peak, %s upstream, %s, %s: switchyard-full's best %.0f req/s against Portkey's best %.0f: "
+              "%.1f×%s" % (u, pin, "SSE" if mode == "stream" else "JSON", sy_best, pk_best, x,
+                            " ✗" if x < PORTKEY_MIN else ""))
+    print("\nTarget: at least %d× Portkey's throughput (✗ marks a row below it).\n" % PORTKEY_MIN)
 
 for s in skipped:
     print("- skipped %s" % s)

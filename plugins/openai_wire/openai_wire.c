@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char sy_ow_content_type[] = "Content-Type: application/json";
@@ -729,40 +730,55 @@ void sy_openai_wire_summarise(const sy_openai_wire *w, const char *src, size_t l
     dst[o] = '\0';
 }
 
-static int64_t usage_field(const cJSON *usage, const char *a, const char *b)
+/* A token count from a JSON number's text, as a tree parser would give it
+ * (the double, cut to an integer): -1 when it is not a number, is negative
+ * or is above 9e15. Plain digits, the usual case, are read without strtod. */
+static int64_t count_of(const sy_json_field *f)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(usage, a);
-    if (!cJSON_IsNumber(v) && b) v = cJSON_GetObjectItemCaseSensitive(usage, b);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9e15) return -1;
-    return (int64_t)v->valuedouble;
+    if (f->type != SY_JSON_NUMBER || f->len == 0) return -1;
+    int64_t v = 0;
+    size_t i = 0;
+    while (i < f->len && i < 15 && f->val[i] >= '0' && f->val[i] <= '9') v = v * 10 + (f->val[i++] - '0');
+    if (i == f->len) return v;
+    char text[64];
+    if (f->len >= sizeof text) return -1; /* no count is written so long */
+    memcpy(text, f->val, f->len);
+    text[f->len] = '\0';
+    double d = strtod(text, NULL);
+    return d >= 0 && d <= 9e15 ? (int64_t)d : -1;
 }
 
-static void read_usage_object(const cJSON *usage, sy_op op, sy_usage *u, int64_t *reasoning)
+void sy_ow_usage_text(const sy_openai_wire *w, const char *usage, size_t len, sy_op op,
+                      sy_usage *u, int64_t *reasoning)
 {
-    if (!cJSON_IsObject(usage)) return;
-    u->input_tokens = usage_field(usage, "prompt_tokens", "input_tokens");
-    u->output_tokens = usage_field(usage, "completion_tokens", "output_tokens");
+    enum { PROMPT, INPUT, COMPLETION, OUTPUT, OUTPUT_DETAILS, COMPLETION_DETAILS, N };
+    sy_json_field f[N] = {{.name = "prompt_tokens"},         {.name = "input_tokens"},
+                          {.name = "completion_tokens"},     {.name = "output_tokens"},
+                          {.name = "output_tokens_details"}, {.name = "completion_tokens_details"}};
+    if (sy_ow_scan(w, usage, len, f, N) != 0) return; /* not an object */
+    /* Chat's name, else the Responses API's. */
+    u->input_tokens = count_of(&f[f[PROMPT].type == SY_JSON_NUMBER ? PROMPT : INPUT]);
+    u->output_tokens = count_of(&f[f[COMPLETION].type == SY_JSON_NUMBER ? COMPLETION : OUTPUT]);
     if (u->output_tokens < 0 && op == SY_OP_EMBEDDINGS && u->input_tokens >= 0)
         u->output_tokens = 0; /* embeddings produce no output tokens */
-    if (reasoning) {
-        /* The Responses API's name, then chat's (o-series models report it too). */
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(usage, "output_tokens_details");
-        if (!cJSON_IsObject(d)) d = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details");
-        int64_t r = cJSON_IsObject(d) ? usage_field(d, "reasoning_tokens", NULL) : -1;
-        if (r >= 0) *reasoning = r;
+    if (!reasoning) return;
+    /* The Responses API's name, then chat's (o-series models report it too). */
+    const sy_json_field *d = f[OUTPUT_DETAILS].type == SY_JSON_OBJECT ? &f[OUTPUT_DETAILS]
+                                                                      : &f[COMPLETION_DETAILS];
+    sy_json_field r = {.name = "reasoning_tokens"};
+    if (d->type == SY_JSON_OBJECT && sy_ow_scan(w, d->val, d->len, &r, 1) == 0) {
+        int64_t n = count_of(&r);
+        if (n >= 0) *reasoning = n;
     }
 }
 
-static void read_usage(const cJSON *root, sy_op op, sy_usage *u, int64_t *reasoning)
+/* The top-level "usage" of a whole answer, read as sy_ow_usage_text does. */
+static void answer_usage(const sy_openai_wire *w, const char *body, size_t len, sy_op op,
+                         sy_usage *u, int64_t *reasoning)
 {
-    read_usage_object(cJSON_GetObjectItemCaseSensitive(root, "usage"), op, u, reasoning);
-}
-
-void sy_ow_usage_text(const char *usage, size_t len, sy_op op, sy_usage *u, int64_t *reasoning)
-{
-    cJSON *o = cJSON_ParseWithLength(usage, len);
-    read_usage_object(o, op, u, reasoning);
-    cJSON_Delete(o);
+    sy_json_field f = {.name = "usage"};
+    if (sy_ow_scan(w, body, len, &f, 1) == 0 && f.type == SY_JSON_OBJECT)
+        sy_ow_usage_text(w, f.val, f.len, op, u, reasoning);
 }
 
 /* "HTTP 429 (rate_limit_exceeded): message" from an OpenAI error envelope, or
@@ -825,7 +841,7 @@ static int fast_ok_answer(const sy_openai_wire *w, sy_op op, const sy_http_respo
         f[1].type == SY_JSON_ABSENT && f[2].type == SY_JSON_ABSENT)
         return 0; /* an error envelope in a 200: the full path summarises it */
     if (f[3].type == SY_JSON_OBJECT)
-        sy_ow_usage_text(f[3].val, f[3].len, op, &res->usage, &res->reasoning_tokens);
+        sy_ow_usage_text(w, f[3].val, f[3].len, op, &res->usage, &res->reasoning_tokens);
     return 1;
 }
 
@@ -873,7 +889,7 @@ int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req
             error_summary(w, resp->status, root, resp->body, resp->body_len, res->error,
                           sizeof res->error);
         } else {
-            read_usage(root, op, &res->usage, &res->reasoning_tokens);
+            answer_usage(w, resp->body, resp->body_len, op, &res->usage, &res->reasoning_tokens);
         }
     } else {
         error_summary(w, resp->status, root, resp->body, resp->body_len, res->error,
@@ -925,6 +941,14 @@ static int client_asked_usage(const sy_openai_wire *w, const sy_request *req)
     return asked;
 }
 
+/* "[]", spaces inside or not. */
+static int is_empty_array(const sy_json_field *f)
+{
+    if (f->type != SY_JSON_ARRAY) return 0;
+    size_t i = skip_ws(f->val, 1, f->len);
+    return i < f->len && f->val[i] == ']';
+}
+
 int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, const char *data,
                                 size_t len, sy_stream_result *res)
 {
@@ -951,30 +975,21 @@ int sy_openai_wire_stream_event(const sy_openai_wire *w, const sy_request *req, 
     /* Most events are content deltas: parse only those that may matter. */
     if (!memmem(data + s, e - s, "\"usage\"", 7) && !memmem(data + s, e - s, "\"error\"", 7))
         return 0;
-    /* With include_usage, OpenAI puts "usage": null in every chunk: ask the
-     * host's scanner (no tree) whether usage or error holds anything first. */
-    const sy_host_api *h = w ? w->host : NULL;
-    if (h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object) {
-        sy_json_field f[2] = {{.name = "usage"}, {.name = "error"}};
-        const char *why = NULL;
-        if (h->json_scan_object(data + s, e - s, f, 2, &why) == 0 &&
-            (f[0].type == SY_JSON_ABSENT || f[0].type == SY_JSON_NULL) &&
-            (f[1].type == SY_JSON_ABSENT || f[1].type == SY_JSON_NULL))
-            return 0;
-    }
-    cJSON *root = cJSON_ParseWithLength(data + s, e - s);
-    if (cJSON_IsObject(root)) {
-        const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
-        if (err && !cJSON_IsNull(err)) res->error = 1;
-        read_usage(root, req ? req->op : SY_OP_CHAT, &res->usage, &res->reasoning_tokens);
-        /* The usage chunk (no choices) we asked for on the client's behalf. */
-        const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
-        if (w && w->include_usage && req && req->stream && !res->error &&
-            cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "usage")) &&
-            cJSON_IsArray(choices) && cJSON_GetArraySize(choices) == 0 &&
-            !client_asked_usage(w, req))
-            res->drop = 1;
-    }
-    cJSON_Delete(root);
+    /* With include_usage, OpenAI puts "usage": null in every chunk: the
+     * scanner (no tree) tells whether usage or error holds anything. */
+    enum { USAGE, ERROR, CHOICES, N };
+    sy_json_field f[N] = {{.name = "usage"}, {.name = "error"}, {.name = "choices"}};
+    if (sy_ow_scan(w, data + s, e - s, f, N) != 0) return 0; /* not JSON: means nothing */
+    int has_usage = f[USAGE].type != SY_JSON_ABSENT && f[USAGE].type != SY_JSON_NULL;
+    res->error = f[ERROR].type != SY_JSON_ABSENT && f[ERROR].type != SY_JSON_NULL;
+    if (!has_usage && !res->error) return 0;
+    sy_op op = req ? req->op : SY_OP_CHAT;
+    if (f[USAGE].type == SY_JSON_OBJECT)
+        sy_ow_usage_text(w, f[USAGE].val, f[USAGE].len, op, &res->usage, &res->reasoning_tokens);
+    /* The usage chunk (no choices) we asked for on the client's behalf. */
+    if (w && w->include_usage && req && req->stream && !res->error &&
+        f[USAGE].type == SY_JSON_OBJECT && is_empty_array(&f[CHOICES]) &&
+        !client_asked_usage(w, req))
+        res->drop = 1;
     return 0;
 }

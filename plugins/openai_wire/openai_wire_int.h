@@ -34,7 +34,8 @@ int sy_ow_key_is(const char *raw, size_t n, const char *word);
  * and, when reasoning is not NULL, the reasoning part of the output
  * (output_tokens_details or completion_tokens_details .reasoning_tokens).
  * Leaves what it does not find as it was. */
-void sy_ow_usage_text(const char *usage, size_t len, sy_op op, sy_usage *u, int64_t *reasoning);
+void sy_ow_usage_text(const sy_openai_wire *w, const char *usage, size_t len, sy_op op,
+                      sy_usage *u, int64_t *reasoning);
 
 /* ------------------------------------------ the Responses API (responses.c) */
 

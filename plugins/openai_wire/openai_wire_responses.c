@@ -103,7 +103,7 @@ int sy_ow_responses_ok_answer(const sy_openai_wire *w, const sy_request *req,
         return 0;
     if (req->op != SY_OP_RESPONSES) return 1; /* a stored response read back costs nothing */
     if (f[F_USAGE].type == SY_JSON_OBJECT)
-        sy_ow_usage_text(f[F_USAGE].val, f[F_USAGE].len, req->op, &res->usage,
+        sy_ow_usage_text(w, f[F_USAGE].val, f[F_USAGE].len, req->op, &res->usage,
                          &res->reasoning_tokens);
     take_response_id(&f[F_ID], &f[F_STORE], &res->response_id, &res->response_id_len);
     return 1;
@@ -221,7 +221,7 @@ int sy_ow_responses_event(const sy_openai_wire *w, sy_op op, const char *data, s
     if (kind == EV_CREATED)
         take_response_id(&r[R_ID], &r[R_STORE], &res->response_id, &res->response_id_len);
     else if (r[R_USAGE].type == SY_JSON_OBJECT)
-        sy_ow_usage_text(r[R_USAGE].val, r[R_USAGE].len, SY_OP_RESPONSES, &res->usage,
+        sy_ow_usage_text(w, r[R_USAGE].val, r[R_USAGE].len, SY_OP_RESPONSES, &res->usage,
                          &res->reasoning_tokens);
     return 0;
 }

@@ -749,3 +749,78 @@ Test(wire, rewritten_bodies_equal_the_original_with_the_new_model)
     }
     sy_openai_wire_fini(&wu);
 }
+
+/* The reference: a usage object's counts as a cJSON tree gives them (what the
+ * wire read before it read usage with the scanner). */
+static int64_t tree_count(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+    if (!cJSON_IsNumber(v) && b) v = cJSON_GetObjectItemCaseSensitive(o, b);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9e15) return -1;
+    return (int64_t)v->valuedouble;
+}
+
+/* Usage read from the text (no tree) agrees with the tree on every odd case:
+ * names of both APIs, repeated and escaped keys, numbers that are not plain
+ * digits, negative or too large, and the reasoning part. */
+Test(wire, usage_counts_read_as_a_tree_parser_reads_them)
+{
+    static const char *usages[] = {
+        "{\"prompt_tokens\":12,\"completion_tokens\":7}",
+        "{\"input_tokens\":3,\"output_tokens\":4}",
+        "{\"prompt_tokens\":null,\"input_tokens\":3,\"completion_tokens\":\"7\",\"output_tokens\":4}",
+        "{\"prompt_tokens\":1,\"prompt_tokens\":2,\"completion_tokens\":0}",
+        "{\"pr\\u006fmpt_tokens\":5,\"completion_tokens\":1.9}",
+        "{\"prompt_tokens\":-1,\"completion_tokens\":2e3}",
+        "{\"prompt_tokens\":9000000000000000,\"completion_tokens\":9000000000000001}",
+        "{\"prompt_tokens\":123456789012345678901234567890,\"completion_tokens\":1e400}",
+        "{\"prompt_tokens\":0.5e1,\"completion_tokens\":-0}",
+        "{\"prompt_tokens\":100000000000000,\"completion_tokens\":999999999999999}",
+        "{\"prompt_tokens\":10,\"completion_tokens\":20,"
+        "\"completion_tokens_details\":{\"reasoning_tokens\":15}}",
+        "{\"input_tokens\":10,\"output_tokens\":20,\"output_tokens_details\":{\"reasoning_tokens\":8},"
+        "\"completion_tokens_details\":{\"reasoning_tokens\":9}}",
+        "{\"input_tokens\":10,\"output_tokens_details\":null,"
+        "\"completion_tokens_details\":{\"reasoning_tokens\":-3}}",
+        "{\"prompt_tokens\":5,\"completion_tokens_details\":{\"reasoning_tokens\":\"4\"}}",
+        "{}",
+    };
+    const sy_host_api *hosts[] = {fake_host(), fake_host_v10()};
+    for (size_t h = 0; h < 2; h++) {
+        sy_openai_wire wu;
+        sy_openai_wire_conf c = {.api_key = KEY};
+        cr_assert_eq(sy_openai_wire_init(&wu, hosts[h], "openai", &c, err, sizeof err), 0);
+        for (size_t i = 0; i < sizeof usages / sizeof *usages; i++) {
+            cJSON *u = cJSON_Parse(usages[i]);
+            cr_assert_not_null(u, "%s", usages[i]);
+            int64_t in = tree_count(u, "prompt_tokens", "input_tokens");
+            int64_t out = tree_count(u, "completion_tokens", "output_tokens");
+            const cJSON *d = cJSON_GetObjectItemCaseSensitive(u, "output_tokens_details");
+            if (!cJSON_IsObject(d)) d = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details");
+            int64_t reasoning = cJSON_IsObject(d) ? tree_count(d, "reasoning_tokens", NULL) : -1;
+            cJSON_Delete(u);
+
+            char body[512];
+            snprintf(body, sizeof body, "{\"id\":\"x\",\"choices\":[],\"usage\":%s}", usages[i]);
+            sy_request r = chat("{}", "m", "m");
+            sy_http_response resp = {.status = 200, .body = body, .body_len = strlen(body)};
+            sy_result res;
+            memset(&res, 0x5A, sizeof res);
+            cr_assert_eq(sy_openai_wire_parse_response(&wu, &r, &resp, &res), 0);
+            cr_assert_eq(res.usage.input_tokens, in, "host %zu: %s", h, usages[i]);
+            cr_assert_eq(res.usage.output_tokens, out, "host %zu: %s", h, usages[i]);
+            cr_assert_eq(res.reasoning_tokens, reasoning, "host %zu: %s", h, usages[i]);
+
+            /* The same usage on a stream's usage chunk. */
+            snprintf(body, sizeof body, "{\"choices\":[],\"usage\":%s}", usages[i]);
+            r.stream = 1;
+            sy_stream_result ev;
+            memset(&ev, 0x5A, sizeof ev);
+            cr_assert_eq(sy_openai_wire_stream_event(&wu, &r, body, strlen(body), &ev), 0);
+            cr_assert_eq(ev.usage.input_tokens, in, "stream, host %zu: %s", h, usages[i]);
+            cr_assert_eq(ev.usage.output_tokens, out, "stream, host %zu: %s", h, usages[i]);
+            cr_assert_eq(ev.reasoning_tokens, reasoning, "stream, host %zu: %s", h, usages[i]);
+        }
+        sy_openai_wire_fini(&wu);
+    }
+}
