@@ -32,9 +32,7 @@ void sy_endpoint_publish(sy_endpoint_state *s)
     atomic_store_explicit(&s->open_until, open_until, memory_order_release);
     /* Only ever raised: a cooldown never ends early, and a stale maximum
      * only sends a request down the locked path, which reads the slots. */
-    uint64_t latest = 0;
-    for (int i = 0; i < SY_COOLDOWN_SLOTS; i++)
-        if (s->cool.slot[i].model && s->cool.slot[i].until > latest) latest = s->cool.slot[i].until;
+    uint64_t latest = sy_cooldown_latest(&s->cool, 0);
     if (latest > atomic_load_explicit(&s->cool_max, memory_order_relaxed))
         atomic_store_explicit(&s->cool_max, latest, memory_order_release);
 }

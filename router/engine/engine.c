@@ -58,11 +58,6 @@ void ex_timer_clear(sy_exec *x)
 
 /* ------------------------------------------------- one attempt's end */
 
-static void emit_endpoint(void *router, const sy_endpoint_state *s)
-{
-    sy_router_emit_endpoint(router, s);
-}
-
 /* Hand the breaker permit back and feed the endpoint's latency. */
 void ex_attempt_release(sy_exec *x, sy_breaker_outcome outcome)
 {
@@ -71,8 +66,8 @@ void ex_attempt_release(sy_exec *x, sy_breaker_outcome outcome)
     uint64_t t = now(x);
     sy_endpoint_attempt_ends(s);
     if (x->attempt_ttfb) sy_endpoint_observe_latency(s, x->attempt_ttfb - x->attempt_start, t);
-    if (x->permit_held &&
-        sy_endpoint_release(s, &x->pol->breaker, t, x->permit, outcome, emit_endpoint, x->env.router))
+    if (x->permit_held && sy_endpoint_release(s, &x->pol->breaker, t, x->permit, outcome,
+                                              sy_router_endpoint_changed, x->env.router))
         sy_log_warn("breaker of %s/%s opened: %d consecutive failures; no attempts for %" PRId64
                     " ms", s->provider, s->endpoint, x->pol->breaker.failure_threshold,
                     x->pol->breaker.open_for_ms);
@@ -454,7 +449,7 @@ static size_t find_endpoint(sy_exec *x, size_t from, int after, sy_breaker_permi
         if (st_out) *st_out = st;
         if (!st) return i; /* a policy not bound to the router: no breaker to ask */
         sy_endpoint_look look = sy_endpoint_acquire(st, &x->pol->breaker, s->model, t, permit,
-                                                    emit_endpoint, x->env.router);
+                                                    sy_router_endpoint_changed, x->env.router);
         if (!look.ok && look.healthy) soonest_add(so, look.cool_until, look.open_until);
         if (permit && look.cool_until && !x->back_status) x->back_status = 429;
         if (look.ok) return i;

@@ -76,15 +76,10 @@ int sy_prober_build_request(const sy_policy_provider *prov, const sy_policy_endp
 
 /* ------------------------------------------------------------ publishing */
 
-static void emit_endpoint(void *router, const sy_endpoint_state *s)
-{
-    sy_router_emit_endpoint(router, s);
-}
-
 /* Set the endpoint's published health and tell the observers. */
 static void publish(sy_prober *pr, sy_endpoint_state *s, int up)
 {
-    sy_endpoint_set_healthy(s, up, emit_endpoint, pr->router);
+    sy_endpoint_set_healthy(s, up, sy_router_endpoint_changed, pr->router);
 }
 
 /* One probe's result is in: the first one makes the health known (until

@@ -126,6 +126,11 @@ void sy_router_emit_endpoint(const sy_router *r, const sy_endpoint_state *s)
         if (r->observers[i].on_endpoint) r->observers[i].on_endpoint(r->observers[i].ctx, s);
 }
 
+void sy_router_endpoint_changed(void *router, const sy_endpoint_state *s)
+{
+    sy_router_emit_endpoint(router, s);
+}
+
 static sy_endpoint_state *ep_find(sy_router *r, const char *prov, const char *ep, unsigned *free_slot)
 {
     unsigned i = (unsigned)(ep_hash(prov, ep) % EP_SLOTS);

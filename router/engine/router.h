@@ -87,6 +87,8 @@ int sy_router_add_observer(sy_router *r, sy_observer o);
 void sy_router_emit_attempt(const sy_router *r, const sy_attempt_event *e);
 void sy_router_emit_request(const sy_router *r, const sy_request_event *e);
 void sy_router_emit_endpoint(const sy_router *r, const sy_endpoint_state *s);
+/* The same in the shape of sy_endpoint_changed_fn (endpoint.h), router as ctx. */
+void sy_router_endpoint_changed(void *router, const sy_endpoint_state *s);
 
 /* Make sure every endpoint and provider of p has its state (main thread).
  * Returns 0, or -1 when out of memory. New endpoints start closed and healthy,

@@ -1,3 +1,4 @@
+/* retry_budget.c - a sliding-window retry budget (see retry_budget.h). */
 #include "retry_budget.h"
 
 void sy_retry_budget_init(sy_retry_budget *b)
