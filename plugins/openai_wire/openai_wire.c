@@ -464,7 +464,7 @@ static int rewrite_body(const sy_openai_wire *w, const sy_request *req, int set_
     int is_obj;
     if (req->body_checked) {
         is_obj = 1; /* the host's front did (ABI 1.4) */
-    } else if (h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object) {
+    } else if (host_has_scanner(h)) {
         const char *why = NULL;
         is_obj = h->json_scan_object(b, len, NULL, 0, &why) == 0;
     } else {
@@ -825,8 +825,7 @@ static int fast_ok_answer(const sy_openai_wire *w, sy_op op, const sy_http_respo
                           sy_result *res)
 {
     const sy_host_api *h = w->host;
-    if (!h || h->size <= offsetof(sy_host_api, json_scan_object) || !h->json_scan_object)
-        return 0;
+    if (!host_has_scanner(h)) return 0;
     sy_json_field f[4] = {{.name = "error"}, {.name = "choices"}, {.name = "data"},
                           {.name = "usage"}};
     const char *why = NULL;
@@ -904,41 +903,28 @@ int sy_openai_wire_parse_response(const sy_openai_wire *w, const sy_request *req
  * stream_options without building a tree of the whole body. */
 static int client_asked_usage(const sy_openai_wire *w, const sy_request *req)
 {
-    const sy_host_api *h = w->host;
-    cJSON *so = NULL, *root = NULL;
-    /* Most clients never name it: a byte search settles that without a scan
-     * (unless the body has \u escapes, which could spell the key). */
     if (!req->body) return 0;
-    /* The host said where stream_options is (ABI 1.5): read only that. */
-    size_t ss, se;
+    const char *so = NULL; /* the stream_options object's text, when there is one */
+    size_t so_len = 0, ss, se;
     if (req->body_checked && req->body_spans_known &&
         (!req->stream_options_value ||
          span_in(req->body, req->body_len, req->stream_options_value, req->stream_options_value_len,
                  &ss, &se))) {
-        if (!req->stream_options_value || req->body[ss] != '{') return 0;
-        so = cJSON_ParseWithLength(req->body + ss, se - ss);
-        int asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
-        cJSON_Delete(so);
-        return asked;
-    }
-    if (!memmem(req->body, req->body_len, "include_usage", 13) &&
-        !memmem(req->body, req->body_len, "\\u", 2))
-        return 0;
-    if (h && h->size > offsetof(sy_host_api, json_scan_object) && h->json_scan_object) {
-        sy_json_field f = {.name = "stream_options"};
-        const char *why = NULL;
-        if (!req->body || h->json_scan_object(req->body, req->body_len, &f, 1, &why) != 0 ||
-            f.type != SY_JSON_OBJECT)
-            return 0;
-        so = cJSON_ParseWithLength(f.val, f.len);
+        /* The host said where stream_options is (ABI 1.5): read only that. */
+        if (req->stream_options_value) so = req->body + ss, so_len = se - ss;
     } else {
-        root = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+        /* Most clients never name it: a byte search settles that without a
+         * scan (unless the body has \u escapes, which could spell the key). */
+        if (!memmem(req->body, req->body_len, "include_usage", 13) &&
+            !memmem(req->body, req->body_len, "\\u", 2))
+            return 0;
+        sy_json_field f = {.name = "stream_options"};
+        if (sy_ow_scan(w, req->body, req->body_len, &f, 1) == 0 && f.type == SY_JSON_OBJECT)
+            so = f.val, so_len = f.len;
     }
-    const cJSON *o = so ? so : cJSON_GetObjectItemCaseSensitive(root, "stream_options");
-    int asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "include_usage"));
-    cJSON_Delete(so);
-    cJSON_Delete(root);
-    return asked;
+    if (!so || so[0] != '{') return 0;
+    sy_json_field u = {.name = "include_usage"};
+    return sy_ow_scan(w, so, so_len, &u, 1) == 0 && u.type == SY_JSON_TRUE;
 }
 
 /* "[]", spaces inside or not. */
