@@ -571,6 +571,8 @@ start_portkey() {
     # node runs a few processes (npx, sh, node): count the one listening.
     local p
     p=$(ss -ltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+    # npx does not pass its TERM on: stop the listening node at cleanup too.
+    [ -n "$p" ] && [ "$p" != "$PORTKEY_PID" ] && PIDS+=("$p")
     for u in $UPSTREAMS; do PROXY_PID[portkey/$u]=${p:-$PORTKEY_PID}; done
     SERVER_PIDS+=("$PORTKEY_PID")
     note "portkey on 127.0.0.1:$port (pid ${p:-$PORTKEY_PID})"
