@@ -38,6 +38,10 @@
 #   UPSTREAMS="mock nginx"  mock: tools/mock-upstream; nginx: nginx answering a static
 #                        copy of the mock's answers (skipped without nginx)
 #   PIN=both             both: pinned and unpinned rows; 1: pinned only; 0: unpinned only
+#   ALONE=1              also the "alone" rows, at ALONE_CONNS="64 256": the proxy alone on
+#                        SERVER_CPUS, the upstream and wrk on WRK_CPUS. With the proxy the only
+#                        thing on its CPU, its requests/s at saturation is its throughput: the
+#                        Portkey comparison is judged there (0: skip)
 #   STREAM=both          both: plain and streamed rows; 0: plain only; 1: streamed only
 #   CHUNKS=5             content events of a streamed answer (mock-upstream --chunks);
 #                        with the closing [DONE] a stream has CHUNKS+1 events
@@ -84,6 +88,8 @@ CONNS=${CONNS:-"1 64 256"}
 TARGETS=${TARGETS:-"direct nginx switchyard switchyard-full"}
 UPSTREAMS=${UPSTREAMS:-"mock nginx"}
 PIN=${PIN:-both}
+ALONE=${ALONE:-1}
+ALONE_CONNS=${ALONE_CONNS:-"64 256"}
 STREAM=${STREAM:-both}
 CHUNKS=${CHUNKS:-5}
 USERS=${USERS:-1000}
@@ -147,7 +153,10 @@ both) PINS="pinned unpinned" ;;
 esac
 if [ "$CAN_PIN" = 0 ]; then
     [ "$PINS" = pinned ] && note "no taskset or fewer than 2 CPUs: running unpinned"
+    [ "$ALONE" = 1 ] && note "no taskset or fewer than 2 CPUs: no alone rows"
     PINS="unpinned"
+elif [ "$ALONE" = 1 ]; then
+    PINS="$PINS alone"
 fi
 HAVE_NGINX=0
 command -v "$NGINX" >/dev/null && HAVE_NGINX=1
@@ -652,18 +661,25 @@ if [[ " $MODES " == *" stream "* ]]; then
 fi
 
 # --- the interleaved table ---------------------------------------------------
-apply_pinning() { # pinned|unpinned
+apply_pinning() { # pinned|unpinned|alone
     local pid u s_cpus=$ALL_CPUS m_cpus=$ALL_CPUS
+    NOISE_CPU=""
+    NOISE_HAS_UPSTREAM=1
     if [ "$1" = pinned ]; then
         s_cpus=$SERVER_CPUS
         m_cpus=$MOCK_CPUS
         ON_WRK=(taskset -c "$WRK_CPUS")
-        NOISE_CPU=""
         # With proxy and upstream alone on one CPU, what else ran there is measurable.
         [[ $SERVER_CPUS =~ ^[0-9]+$ ]] && [ "$MOCK_CPUS" = "$SERVER_CPUS" ] && NOISE_CPU=$SERVER_CPUS
+    elif [ "$1" = alone ]; then
+        # The proxy has its CPU to itself; the upstream shares wrk's.
+        s_cpus=$SERVER_CPUS
+        m_cpus=$WRK_CPUS
+        ON_WRK=(taskset -c "$WRK_CPUS")
+        [[ $SERVER_CPUS =~ ^[0-9]+$ ]] && NOISE_CPU=$SERVER_CPUS
+        NOISE_HAS_UPSTREAM=0
     else
         ON_WRK=()
-        NOISE_CPU=""
     fi
     for pid in "${SERVER_PIDS[@]}"; do pin_pid "$pid" "$s_cpus"; done
     pin_pid "$MOCK_PID" "$m_cpus"
@@ -710,9 +726,10 @@ run_row() { # ROUND UPSTREAM PINNING TARGET MODE CONNS
     line=$(grep '^BENCH ' "$log") || die "wrk printed no result for $t ($u, $mode) at $c connections (see $log)"
     python3 - "$line" "$round,$u,$pinning,$t,$mode,$c" "$m0" "$m1" "${p0:-}" "${p1:-}" \
         "${proxy:+$(status_kb "$proxy" VmRSS)}" "${proxy:+$(status_kb "$proxy" VmHWM)}" \
-        "$TMP/stats0.json" "$TMP/stats1.json" "$alog_lines" "$n0" "$n1" "$(getconf CLK_TCK)" >> "$ROWS" <<'EOF'
+        "$TMP/stats0.json" "$TMP/stats1.json" "$alog_lines" "$n0" "$n1" "$(getconf CLK_TCK)" \
+        "$NOISE_HAS_UPSTREAM" >> "$ROWS" <<'EOF'
 import json, sys
-line, key, m0, m1, p0, p1, rss, hwm, s0, s1, alog, n0, n1, tck = sys.argv[1:]
+line, key, m0, m1, p0, p1, rss, hwm, s0, s1, alog, n0, n1, tck, with_up = sys.argv[1:]
 kv = dict(f.split("=") for f in line.split()[1:])
 req = int(kv["requests"])
 per = lambda a, b: "%.2f" % ((int(b) - int(a)) / 1000.0 / req) if a and req else ""
@@ -722,11 +739,12 @@ seen = lambda st, name: st.get("endpoints", {}).get(name, {}).get("requests", 0)
 by_ep = " ".join("%s:%d" % (n, seen(after, n) - seen(before, n)) for n in sorted(after.get("endpoints", {}))
                  if seen(after, n) > seen(before, n))
 upstream = str(after["total"] - before["total"]) if "total" in after else ""
-# Other work on the servers' CPU: its busy time that was neither the proxy's nor the upstream's.
+# Other work on the servers' CPU: its busy time that was neither the proxy's nor the upstream's
+# (nor the proxy's alone, when the upstream runs elsewhere).
 noise = ""
 if n0 and n1:
     (b0, t0), (b1, t1) = map(int, n0.split()), map(int, n1.split())
-    ours = (int(m1) - int(m0) + (int(p1) - int(p0) if p0 else 0)) / 1e9 * int(tck)
+    ours = ((int(m1) - int(m0) if with_up == "1" else 0) + (int(p1) - int(p0) if p0 else 0)) / 1e9 * int(tck)
     noise = "%.0f" % max(0.0, 100.0 * (b1 - b0 - ours) / (t1 - t0)) if t1 > t0 else ""
 print(",".join(str(x) for x in (key, req, kv["duration_us"], kv["p50_us"], kv["p99_us"],
                                kv["non2xx"], sock, per(p0, p1), per(m0, m1), rss, hwm,
@@ -739,8 +757,10 @@ for round in $(seq 1 "$ROUNDS"); do
     for u in $UPSTREAMS; do
         for pinning in $PINS; do
             apply_pinning "$pinning"
+            conns=$CONNS
+            [ "$pinning" = alone ] && conns=$ALONE_CONNS
             for mode in $MODES; do
-                for c in $CONNS; do
+                for c in $conns; do
                     for t in "${ACTIVE[@]}"; do
                         [ "$mode" = stream ] && [ -z "${STREAM_OK[$t/$u]:-}" ] && continue
                         run_row "$round" "$u" "$pinning" "$t" "$mode" "$c"
@@ -1038,6 +1058,7 @@ fi
 # --- report ----------------------------------------------------------------
 HAPROXY_BIN=$HAPROXY_BIN python3 "$ROOT/bench/report.py" "$ROWS" "$OUT/extra.txt" "$OUT/skipped.txt" \
     "$BODY" "$STREAM_BODY" "$CHUNKS" "$USERS" "$NGINX" "$BUSY" "$IDLE" "$DURATION" \
-    "wrk on CPU $WRK_CPUS; proxy on CPU $SERVER_CPUS; upstream on CPU $MOCK_CPUS" "$NOFILE" > "$OUT/summary.md"
+    "wrk on CPU $WRK_CPUS; proxy on CPU $SERVER_CPUS; upstream on CPU $MOCK_CPUS" \
+    "proxy alone on CPU $SERVER_CPUS; upstream and wrk on CPU $WRK_CPUS" "$NOFILE" > "$OUT/summary.md"
 cat "$OUT/summary.md"
 note "results in $OUT"
