@@ -1,6 +1,7 @@
 /* json_scan.c - strict JSON validation with top-level field capture (see json_scan.h). */
 #include "json_scan.h"
 
+#include <stdint.h>
 #include <string.h>
 
 typedef struct scanner {
@@ -36,10 +37,68 @@ static int hexval(char c)
 static int hex4(const char *s, unsigned *v);
 static size_t put_utf8(char *out, unsigned cp);
 
-/* Bytes that end a run of plain string content: '"', '\\' and controls. */
+/* Bytes that end a run of plain string content: '"', '\\' and controls.
+ * Bytes from 0x80 up are plain: the scanner does not validate UTF-8. */
 static const unsigned char string_stop[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* The stop bytes of an 8-byte word (SWAR): the high bit of each byte that is
+ * below 0x20, '"' or '\\' may be set, and the word has a stop byte exactly when
+ * the mask is not 0. Each term is the classic "has a byte less than n" test,
+ * (x - n*ONES) & ~x & HIGHS: x = w ^ 0x02 in each byte is below 0x21 just when
+ * the byte is a control or '"' (0x22 becomes 0x20, 0x20 becomes 0x22), and
+ * x = w ^ '\\' is below 1 just for a backslash. Those XORs keep each byte's high
+ * bit, so ~w stands for ~x in both (bytes from 0x80 up are never flagged).
+ * A borrow starts only at a byte that really is a stop byte and runs only
+ * towards the more significant end ('#' or ']' above a stop byte can be
+ * flagged), so the least significant flag is always exact. */
+static inline uint64_t stop_mask(uint64_t w)
+{
+    uint64_t control_or_quote = (w ^ (0x02 * ONES)) - 0x21 * ONES;
+    uint64_t backslash = (w ^ ('\\' * ONES)) - ONES;
+    return (control_or_quote | backslash) & ~w & HIGHS;
+}
+
+/* Little-endian, the least significant flag of stop_mask is the first stop
+ * byte in memory; elsewhere (big-endian, or a compiler that does not say) a
+ * word with a flag is finished bytewise with the table. SY_JSON_SCAN_NO_CTZ
+ * forces that path (to try it on a little-endian machine), and
+ * SY_JSON_SCAN_BYTEWISE skips the words altogether: tests/gateway/
+ * test_json_scan.c builds this file so, as the reference for the word loop. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !defined(SY_JSON_SCAN_NO_CTZ)
+#define WORD_FINDS_STOP 1
+#else
+#define WORD_FINDS_STOP 0
+#endif
+
+/* The first byte in [p, end) that ends plain string content, or end. Reads
+ * 8-byte words (memcpy: no alignment assumed) while 8 bytes are left, then
+ * goes bytewise; never reads at or past end. */
+static inline const char *skip_plain(const char *p, const char *end)
+{
+#ifndef SY_JSON_SCAN_BYTEWISE
+    const char *words_end = p + ((size_t)(end - p) & ~(size_t)7);
+    for (; p != words_end; p += 8) {
+        uint64_t w;
+        memcpy(&w, p, sizeof w);
+        uint64_t m = stop_mask(w);
+        if (m) {
+#if WORD_FINDS_STOP
+            return p + ((unsigned)__builtin_ctzll(m) >> 3);
+#else
+            break; /* the table finds it in this word */
+#endif
+        }
+    }
+#endif
+    while (p < end && !string_stop[(unsigned char)*p]) p++;
+    return p;
+}
 
 /* At an opening quote: scan to after the closing one. */
 static int scan_string(scanner *s, const char **start, size_t *len, int *escaped)
@@ -48,13 +107,8 @@ static int scan_string(scanner *s, const char **start, size_t *len, int *escaped
     const char *b = s->p;
     int esc = 0;
     while (s->p < s->end) {
-        /* Skip plain content a few bytes at a time: this loop is most of the
-         * scanner's work on a chat body. */
-        while (s->end - s->p >= 4 && !string_stop[(unsigned char)s->p[0]] &&
-               !string_stop[(unsigned char)s->p[1]] && !string_stop[(unsigned char)s->p[2]] &&
-               !string_stop[(unsigned char)s->p[3]])
-            s->p += 4;
-        while (s->p < s->end && !string_stop[(unsigned char)*s->p]) s->p++;
+        /* Skipping plain content is most of the scanner's work on a chat body. */
+        s->p = skip_plain(s->p, s->end);
         if (s->p >= s->end) break;
         unsigned char c = (unsigned char)*s->p;
         if (c == '"') {

@@ -1,11 +1,30 @@
 /* Unit tests for the strict JSON scanner, including a differential check
- * against cJSON on many generated bodies. */
+ * against cJSON on many generated bodies, and one against the scanner's own
+ * byte-at-a-time string loop. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The reference for the word-at-a-time string loop: the scanner compiled again
+ * into this test with SY_JSON_SCAN_BYTEWISE (plain content skipped one byte at
+ * a time with the table, as before the words), its entry points renamed ref_*.
+ * Everything else in it is the same code, so any difference in a whole-body
+ * result comes from the string loop. */
+#define SY_JSON_SCAN_BYTEWISE 1
+#define sy_json_scan_object ref_json_scan_object
+#define sy_json_scan_request ref_json_scan_request
+#define sy_json_scan_request_noting ref_json_scan_request_noting
+#define sy_json_field_raw ref_json_field_raw
+#define sy_json_unescape ref_json_unescape
+#include "json_scan.c"
+#undef sy_json_scan_object
+#undef sy_json_scan_request
+#undef sy_json_scan_request_noting
+#undef sy_json_field_raw
+#undef sy_json_unescape
+#undef SY_JSON_SCAN_H /* now the real entry points */
 #include "json_scan.h"
 
 static int scan(const char *body, sy_json_field *f, size_t nf)
@@ -357,4 +376,310 @@ Test(json_scan, every_byte_at_every_position_of_a_string)
         cr_assert_eq(sy_json_scan_object(body, (size_t)n, &f, 1, &why), 0);
         cr_assert_eq(f.len, (size_t)pos, "a string of %d bytes", pos);
     }
+}
+
+/* ---- The word-at-a-time string loop against the bytewise reference ---- */
+
+/* One field's capture as an offset into the body (-1: none), for comparing. */
+static int same_field(const sy_json_field *a, const char *abuf, const sy_json_field *b,
+                      const char *bbuf)
+{
+    long ao = a->val ? (long)(a->val - abuf) : -1, bo = b->val ? (long)(b->val - bbuf) : -1;
+    return a->type == b->type && ao == bo && a->len == b->len && a->escaped == b->escaped;
+}
+
+static int same_why(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Scan body[0..n) with the real scanner and the reference, both ways (the
+ * lenient object scan and the strict request scan with a noted key), each
+ * from its own heap buffer of exactly n bytes so that ASan sees any read past
+ * the end. Every result must agree: rc, why, which, and each field's type,
+ * start, length and escaped flag. Returns the real object scan's rc and why. */
+static int differential(const char *body, size_t n, const char **why_out)
+{
+    char *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
+    cr_assert(a && b);
+    memcpy(a, body, n);
+    memcpy(b, body, n);
+    int same = 1;
+
+    /* The lenient scan, capturing the key under test and a few others. */
+    sy_json_field fa[4] = {{.name = "k"}, {.name = "model"}, {.name = "z"}, {.name = "k2"}};
+    sy_json_field fb[4] = {{.name = "k"}, {.name = "model"}, {.name = "z"}, {.name = "k2"}};
+    const char *wa = NULL, *wb = NULL;
+    int ra = sy_json_scan_object(a, n, fa, 4, &wa);
+    int rb = ref_json_scan_object(b, n, fb, 4, &wb);
+    same &= ra == rb && same_why(wa, wb);
+    for (int i = 0; i < 4; i++) same &= same_field(&fa[i], a, &fb[i], b);
+    if (why_out) *why_out = wa;
+    int rc = ra;
+
+    /* The strict request scan, routing by model/stream/user and noting k. */
+    sy_json_field ga[3] = {{.name = "model"}, {.name = "stream"}, {.name = "user"}};
+    sy_json_field gb[3] = {{.name = "model"}, {.name = "stream"}, {.name = "user"}};
+    sy_json_field na[1] = {{.name = "k"}}, nb[1] = {{.name = "k"}};
+    unsigned ca[1] = {7}, cb[1] = {7};
+    size_t whicha = 99, whichb = 99;
+    wa = wb = NULL;
+    ra = sy_json_scan_request_noting(a, n, ga, 3, na, ca, 1, &wa, &whicha);
+    rb = ref_json_scan_request_noting(b, n, gb, 3, nb, cb, 1, &wb, &whichb);
+    same &= ra == rb && same_why(wa, wb) && whicha == whichb && ca[0] == cb[0];
+    for (int i = 0; i < 3; i++) same &= same_field(&ga[i], a, &gb[i], b);
+    same &= same_field(&na[0], a, &nb[0], b);
+
+    if (!same) {
+        /* Say which body, printably. */
+        char shown[1024];
+        size_t o = 0;
+        for (size_t i = 0; i < n && o + 5 < sizeof shown; i++) {
+            unsigned char c = (unsigned char)body[i];
+            o += (size_t)(c >= 0x20 && c < 0x7f && c != '\\'
+                              ? snprintf(shown + o, sizeof shown - o, "%c", c)
+                              : snprintf(shown + o, sizeof shown - o, "\\x%02x", c));
+        }
+        free(a);
+        free(b);
+        cr_assert_fail("the word loop and the bytewise reference differ on %zu bytes: %s", n,
+                       shown);
+    }
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* What goes into a string at a position: one raw byte or an escape. */
+typedef struct {
+    const char *text;
+    size_t len;
+} piece;
+
+/* Escapes, good and bad, and the ones that stop being escapes when cut. */
+static const char *const escapes[] = {
+    "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0041", "\\u00e9", "\\uFFFF",
+    "\\u0000", "\\ud83d\\ude00", "\\a", "\\x", "\\'", "\\U0041", "\\u12", "\\u12g4", "\\ud83d",
+    "\\ude00", "\\ud83d\\u0041", "\\ud83dx", "\\", "\\\\\\",
+};
+
+/* The raw bytes worth trying: every stop byte, the bytes the SWAR terms can
+ * flag falsely after a borrow, their neighbours, DEL, and bytes with the high
+ * bit set (plain content: the scanner does not validate UTF-8): all of them,
+ * or, when all_high is 0, the ones next to the terms' edges. Then escapes. */
+static size_t stop_pieces(piece *out, char bytes[256], int all_high)
+{
+    static const unsigned char some_high[] = {0x80, 0x81, 0x9f, 0xa0, 0xa1, 0xa2, 0xa3, 0xc3,
+                                              0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xfe, 0xff};
+    size_t n = 0;
+    for (int c = 0; c < 256; c++) {
+        int high = c >= 0x80 && (all_high || memchr(some_high, c, sizeof some_high));
+        if (c < 0x20 || c == 0x7f || high || c == '"' || c == '\\' || c == ' ' || c == '!' ||
+            c == '#' || c == '[' || c == ']' || c == 'a') {
+            bytes[c] = (char)c;
+            out[n++] = (piece){&bytes[c], 1};
+        }
+    }
+    for (size_t i = 0; i < sizeof escapes / sizeof *escapes; i++)
+        out[n++] = (piece){escapes[i], strlen(escapes[i])};
+    return n;
+}
+
+/* Plain content around the piece: the bytes after a true stop that a borrow
+ * could flag ('#' and ']' for the quote and backslash terms, ' ' and '!' near
+ * them), bytes from 0x80 up, and a mixture. */
+static const char *const fillers[] = {"a", "#", "]", " ", "!", "\xc3\xa9", "\x80\xff",
+                                      " !#[]a\x7f\xc3\xa9Z"};
+
+static size_t fill(char *out, size_t len, const char *filler)
+{
+    size_t fl = strlen(filler);
+    for (size_t i = 0; i < len; i++) out[i] = filler[i % fl];
+    return len;
+}
+
+/* The bodies around a string of content S: the string closes the object, or
+ * more members follow it (so that the word loop, not the tail, meets the
+ * string's end), or it is the key. */
+static const char *const heads[] = {"{\"k\":\"", "{\"model\":\"m\",\"k\":\"", "{\""};
+static const char *const tails[] = {"\"}", "\",\"z\":[1,\"abcdefghijk\",null],\"k2\":\"x\"}",
+                                    "\":\"value of the key under test\"}"};
+
+static size_t wrap(char *body, int shape, const char *str, size_t sl)
+{
+    size_t n = 0, hl = strlen(heads[shape]), tl = strlen(tails[shape]);
+    memcpy(body + n, heads[shape], hl);
+    n += hl;
+    memcpy(body + n, str, sl);
+    n += sl;
+    memcpy(body + n, tails[shape], tl);
+    return n + tl;
+}
+
+/* Strings of every length 0..40 with each stop byte or escape at every
+ * position, in each filler; the body's shape turns with the length. */
+Test(json_scan, word_loop_agrees_with_bytewise_at_every_position)
+{
+    static char bytes[256];
+    static piece pieces[300];
+    char str[128], body[256];
+    unsigned long bodies = 0;
+    for (size_t f = 0; f < sizeof fillers / sizeof *fillers; f++) {
+        size_t np = stop_pieces(pieces, bytes, f == 0);
+        for (size_t len = 0; len <= 40; len++) {
+            int shape = (int)((len + f) % 3);
+            /* No stop at all: the whole string is plain. */
+            fill(str, len, fillers[f]);
+            size_t n = wrap(body, shape, str, len);
+            const char *why;
+            cr_assert_eq(differential(body, n, &why), 0, "len %zu filler %zu: %s", len, f, why);
+            bodies++;
+            for (size_t pos = 0; pos < len; pos++) {
+                for (size_t i = 0; i < np; i++) {
+                    /* the piece replaces bytes from pos on; the string grows if it must */
+                    size_t sl = pos + pieces[i].len > len ? pos + pieces[i].len : len;
+                    fill(str, sl, fillers[f]);
+                    memcpy(str + pos, pieces[i].text, pieces[i].len);
+                    differential(body, wrap(body, shape, str, sl), NULL);
+                    bodies++;
+                }
+            }
+        }
+    }
+    cr_log_info("%lu bodies", bodies);
+}
+
+/* Two stop or borrow-prone bytes in one string, at every pair of positions of
+ * two words: the first one decides, whatever the second one is. */
+Test(json_scan, word_loop_agrees_with_bytewise_on_pairs)
+{
+    static const char pair_bytes[] = {'"', '\\', 0x00, 0x01, 0x1f, 0x20, 0x21, 0x22, 0x23,
+                                      0x5b, 0x5c, 0x5d, 0x7f, (char)0x80, (char)0xdf, (char)0xff};
+    char str[32], body[128];
+    for (size_t len = 15; len <= 17; len++)
+        for (size_t i = 0; i < len; i++)
+            for (size_t j = i + 1; j < len; j++)
+                for (size_t x = 0; x < sizeof pair_bytes; x++)
+                    for (size_t y = 0; y < sizeof pair_bytes; y++) {
+                        fill(str, len, "a");
+                        str[i] = pair_bytes[x];
+                        str[j] = pair_bytes[y];
+                        differential(body, wrap(body, (int)((i + j) % 3), str, len), NULL);
+                    }
+}
+
+/* A body that ends inside a string, at every offset within the words the
+ * string spans: "an unterminated JSON string", never a read past the end
+ * (differential() scans a heap buffer of exactly the body's length). */
+Test(json_scan, a_body_cut_inside_a_string_is_unterminated)
+{
+    static const char *const contents[] = {
+        "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH",
+        "\xc3\xa9\xc3\xa9 # ] [ ! \x7f\x80\xff plain content of every kind \xe2\x82\xac!!",
+        "        ########]]]]]]]]!!!!!!!![[[[[[[[[        ",
+    };
+    char body[128];
+    for (size_t c = 0; c < sizeof contents / sizeof *contents; c++) {
+        for (int shape = 0; shape < 3; shape++) {
+            wrap(body, shape, contents[c], strlen(contents[c]));
+            size_t head = strlen(heads[shape]);
+            /* from just after the opening quote to just before the closing one */
+            for (size_t n = head; n < head + strlen(contents[c]); n++) {
+                const char *why = NULL;
+                cr_assert_eq(differential(body, n, &why), -1, "cut at %zu", n);
+                cr_assert_str_eq(why, "an unterminated JSON string", "cut at %zu", n);
+            }
+        }
+    }
+    /* Cut right after a backslash, or inside a \\u escape: refused, the same way. */
+    static const char *const cut[] = {"{\"k\":\"abcdefg\\", "{\"k\":\"abcdefghijklmno\\",
+                                      "{\"k\":\"abcdefgh\\u00", "{\"k\":\"abcdefgh\\ud83d\\u"};
+    for (size_t i = 0; i < sizeof cut / sizeof *cut; i++)
+        cr_assert_eq(differential(cut[i], strlen(cut[i]), NULL), -1, "%s", cut[i]);
+}
+
+/* Random bodies: members with strings of random bytes (biased towards the
+ * stop bytes and escapes), nested values, routing keys (sometimes twice), and
+ * now and then one byte changed. */
+static void gen_string(char *b, size_t *n, unsigned *seed)
+{
+    /* Plain bytes the SWAR terms could flag after a borrow, good escapes, then bad ones. */
+    static const char *const bits[] = {" ", "#", "]", "\\n", "\\\"", "\\\\", "\\u00e9",
+                                       "\\ud83d\\ude00", "\\u0000", "\\x", "\\ud83d", "\\u12"};
+    int dirty = rnd(seed) % 8 == 0; /* may hold a bad escape or a raw control */
+    b[(*n)++] = '"';
+    unsigned len = rnd(seed) % 48;
+    for (unsigned i = 0; i < len; i++) {
+        unsigned r = rnd(seed) % 100;
+        if (r < 70) {
+            b[(*n)++] = (char)('a' + rnd(seed) % 26);
+        } else if (r < 80) {
+            b[(*n)++] = (char)(0x80 + rnd(seed) % 0x80);
+        } else if (r < 97 || !dirty) {
+            const char *bit = bits[rnd(seed) % (dirty ? 12 : 9)];
+            memcpy(b + *n, bit, strlen(bit));
+            *n += strlen(bit);
+        } else {
+            b[(*n)++] = (char)(rnd(seed) % 0x23); /* a control, ' ', '!', '"' or '#' */
+        }
+    }
+    b[(*n)++] = '"';
+}
+
+static void gen_member_value(char *b, size_t *n, unsigned *seed, int depth)
+{
+    unsigned r = rnd(seed) % (depth > 3 ? 3 : 5);
+    if (r < 2) {
+        gen_string(b, n, seed);
+    } else if (r == 2) {
+        static const char *const atoms[] = {"1", "-0.5e2", "true", "false", "null", "[]", "{}"};
+        const char *a = atoms[rnd(seed) % 7];
+        memcpy(b + *n, a, strlen(a));
+        *n += strlen(a);
+    } else {
+        int object = r == 4;
+        b[(*n)++] = object ? '{' : '[';
+        unsigned k = rnd(seed) % 4;
+        for (unsigned i = 0; i < k; i++) {
+            if (i) b[(*n)++] = ',';
+            if (object) {
+                gen_string(b, n, seed);
+                b[(*n)++] = ':';
+            }
+            gen_member_value(b, n, seed, depth + 1);
+        }
+        b[(*n)++] = object ? '}' : ']';
+    }
+}
+
+Test(json_scan, word_loop_agrees_with_bytewise_on_random_bodies)
+{
+    static const char *const keys[] = {"\"k\"", "\"model\"", "\"stream\"", "\"user\"", "\"z\"",
+                                       "\"k2\"", "\"m\\u006fdel\"", "\"model\\u0000\""};
+    unsigned seed = 20240611;
+    char *b = malloc(1 << 16);
+    unsigned accepted = 0;
+    for (int iter = 0; iter < 5000; iter++) {
+        size_t n = 0;
+        b[n++] = '{';
+        unsigned members = 1 + rnd(&seed) % 6;
+        for (unsigned i = 0; i < members; i++) {
+            if (i) n += (size_t)sprintf(b + n, "%s", rnd(&seed) % 4 ? "," : " ,\n ");
+            if (rnd(&seed) % 3)
+                n += (size_t)sprintf(b + n, "%s", keys[rnd(&seed) % 8]);
+            else
+                gen_string(b, &n, &seed);
+            b[n++] = ':';
+            gen_member_value(b, &n, &seed, 0);
+        }
+        b[n++] = '}';
+        if (iter % 4 == 0) b[rnd(&seed) % n] = "{}[],:\"\\ #]\x01\x80"[rnd(&seed) % 14];
+        if (iter % 7 == 0) n = rnd(&seed) % n; /* cut short */
+        accepted += differential(b, n, NULL) == 0;
+    }
+    free(b);
+    cr_log_info("%u of 5000 random bodies accepted", accepted);
+    /* The generator must reach both sides for this to mean anything. */
+    cr_assert_gt(accepted, 200u);
+    cr_assert_lt(accepted, 4800u);
 }
