@@ -727,11 +727,12 @@ sy_exec *sy_engine_new(const sy_engine_env *env, const sy_engine_request *r, sy_
      * its routes the plan has (canary, stable, canary, ... with fallbacks). */
     uint64_t counted = 0;
     for (size_t i = 0; i < x->plan.n_steps; i++) {
-        sy_provider_state *ps = sy_router_provider(env->router, x->plan.steps[i].provider);
         size_t pi = provider_index(x, &x->plan.steps[i]);
-        if (!ps || (pi < 64 && (counted >> pi & 1u)) ||
+        if ((pi < 64 && (counted >> pi & 1u)) ||
             (i && x->plan.steps[i].provider == x->plan.steps[i - 1].provider))
-            continue;
+            continue; /* counted already: no lookup by name */
+        sy_provider_state *ps = sy_router_provider(env->router, x->plan.steps[i].provider);
+        if (!ps) continue;
         if (pi < 64) counted |= 1ull << pi;
         sy_retry_budget_request(&ps->budget, now(x));
     }

@@ -34,7 +34,8 @@ const char *sy_hdr_store_get(const sy_hdr_store *s, const char *name)
         const char *k = s->buf + off;
         size_t kl = strlen(k);
         const char *v = k + kl + 1;
-        if (strcasecmp(k, name) == 0) return v;
+        /* Most names differ in their first letter: no call for those. */
+        if ((k[0] | 0x20) == (name[0] | 0x20) && strcasecmp(k, name) == 0) return v;
         off += kl + 1 + strlen(v) + 1;
     }
     return NULL;
