@@ -226,13 +226,14 @@ status_kb() { # PID FIELD
     awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
 }
 
-# Pin a running process, every thread of it (and an nginx's workers), to CPUS.
+# Pin a running process, every thread of it, and all its descendants to CPUS:
+# nginx's workers, and Portkey's node, which runs under npx and a shell (a
+# grandchild: pinning children only left it on every CPU).
 pin_pid() { # PID CPUS
     local p
     [ "$CAN_PIN" = 1 ] || return 0
-    for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
-        taskset -a -p -c "$2" "$p" > /dev/null 2>&1 || true
-    done
+    taskset -a -p -c "$2" "$1" > /dev/null 2>&1 || true
+    for p in $(pgrep -P "$1" 2>/dev/null || true); do pin_pid "$p" "$2"; done
 }
 
 # POST a body to URL with what wrk sends (the client key switchyard-full asks for).
@@ -681,12 +682,15 @@ apply_pinning() { # pinned|unpinned|alone
     else
         ON_WRK=()
     fi
+    EXPECT_CPUS=""
+    [ "$1" != unpinned ] && EXPECT_CPUS=$s_cpus
     for pid in "${SERVER_PIDS[@]}"; do pin_pid "$pid" "$s_cpus"; done
     pin_pid "$MOCK_PID" "$m_cpus"
     [ -n "${STATIC_NGINX_PID:-}" ] && pin_pid "$STATIC_NGINX_PID" "$m_cpus"
     return 0
 }
 ON_WRK=()
+EXPECT_CPUS=""
 
 mock_stats() { # FILE: what each mock endpoint saw so far (GET /_stats)
     curl -s "http://127.0.0.1:$MOCK_PORT/_stats" > "$1"
@@ -702,6 +706,16 @@ run_row() { # ROUND UPSTREAM PINNING TARGET MODE CONNS
     extra_h=${HEADERS[$t/$u]:-}
     alog=${ACCESS_LOGS[$t/$u]:-}
     log=$OUT/wrk-r$round-$u-$pinning-$t-$mode-c$c.txt
+    if [ -n "$proxy" ] && [ -n "$EXPECT_CPUS" ]; then
+        # A row is only what it says if the measured process really is where it should be.
+        local got
+        got=$(taskset -c -p "$proxy" 2>/dev/null | awk -F': ' '{print $2}')
+        local warn="$t (pid $proxy) ran on CPUs $got in the $pinning rows, not $EXPECT_CPUS"
+        if [ "$got" != "$EXPECT_CPUS" ] && [[ "$BUSY" != *"$warn"* ]]; then
+            note "warning: $warn"
+            BUSY="${BUSY:+$BUSY; }$warn"
+        fi
+    fi
     if [ "$WARMUP" != 0 ] && [ "$WARMUP" != 0s ]; then
         EXTRA_HEADERS=$extra_h BODY_FILE=$body "${ON_WRK[@]}" wrk -t1 -c"$c" -d"$WARMUP" -s "$LUA" "$url" > "$TMP/warmup.txt" 2>&1 ||
             die "wrk failed warming up $t ($u, $mode): $(head -n 3 "$TMP/warmup.txt" | tr '\n' ' ')"
