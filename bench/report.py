@@ -264,9 +264,9 @@ if any(r["target"] == "portkey" for r in rows):
     best = {}
     for (u, pin, mode, c, t), rs in groups.items():
         if pin == "alone" and t in ("portkey", "switchyard-full", "nginx"):
-            b = best.setdefault((u, mode, t), [0.0, ""])
-            if rps_of(rs) > b[0]:
-                best[(u, mode, t)] = [rps_of(rs), c]
+            v = rps_of(rs)
+            if v > best.get((u, mode, t), (0.0, ""))[0]:
+                best[(u, mode, t)] = (v, c)
     judged = sorted({(u, mode) for (u, mode, t) in best if t == "portkey"})
     if judged:
         print("**Throughput**, the requests/s a proxy carries when it is the bottleneck: the alone rows "
@@ -276,8 +276,8 @@ if any(r["target"] == "portkey" for r in rows):
         print("|---|---|---:|---:|---:|---:|---:|")
         for u, mode in judged:
             pk, pc = best[(u, mode, "portkey")]
-            sy, sc = best.get((u, mode, "switchyard-full"), [None, ""])
-            ng, nc = best.get((u, mode, "nginx"), [None, ""])
+            sy, sc = best.get((u, mode, "switchyard-full"), (None, ""))
+            ng, nc = best.get((u, mode, "nginx"), (None, ""))
             x = sy / pk if sy and pk else None
             print("| %s | %s | %s | %.0f (c=%s) | %s | %s | %s |" % (
                 u, "SSE" if mode == "stream" else "JSON",
